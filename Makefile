@@ -1,0 +1,62 @@
+# gaspay — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+FLASK  := $(BIN)/flask --app gaspay
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench clean demo-reset
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Migrate the embedded SQLite database under instance/ and load the demo data (idempotent).
+db: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo load
+
+## Serve the portal on http://127.0.0.1:$(PORT) with the local sandbox gateways.
+run: db
+	PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT) --with-threads
+
+## Start again from the demo data (drops the local SQLite database).
+demo-reset:
+	rm -f instance/gaspay.sqlite3 instance/gaspay.sqlite3-wal instance/gaspay.sqlite3-shm
+	$(MAKE) db
+
+## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## The whole suite on SQLite, then again on PostgreSQL when GASPAY_TEST_DATABASE_URL is set.
+test: setup chromium lint test-sqlite test-postgres
+
+test-sqlite: setup
+	env -u GASPAY_TEST_DATABASE_URL $(BIN)/pytest
+
+test-postgres: setup
+	@if [ -n "$$GASPAY_TEST_DATABASE_URL" ]; then \
+	  $(BIN)/pytest -m "not browser"; \
+	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
+
+bench: setup
+	$(BIN)/python bench/import_bills.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts

@@ -1,0 +1,73 @@
+"""gaspay: a hosted portal where customers of Colombian utilities pay their bills."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from gaspay.config import load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, one blueprint per tenant, commands."""
+    instance = os.environ.get("GASPAY_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=instance)
+    load_config(app, test_config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_web(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from gaspay import models  # noqa: F401 - every table known to metadata and migrations
+    from gaspay.db import configure_engine
+    from gaspay.extensions import csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from gaspay.tenancy.blueprints import register_tenants
+    from gaspay.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    register_tenants(app)
+    if app.config["SANDBOX"]:
+        from gaspay.sandbox import register_sandbox
+
+        register_sandbox(app)
+
+
+def register_web(app: Flask) -> None:
+    from gaspay.web import errors, security, templating
+
+    security.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from gaspay.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Customer accounts: login, logout, password reset, "Mis avisos de cobro", "Mis pagos"."""

@@ -1,0 +1,1 @@
+"""Bills: import, normalisation, lookup; the guest lookup views."""

@@ -1,0 +1,88 @@
+"""Finding a tenant's bills; every query here is scoped by the tenant it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import or_, select
+
+from gaspay.billing.models import UNPAID, Bill
+from gaspay.billing.numbers import normalise_number
+from gaspay.extensions import db
+from gaspay.tenancy.config import Tenant
+from gaspay.timeutil import today_in_bogota
+
+MAX_BILLS_SHOWN = 24
+
+
+@dataclass
+class Lookup:
+    number: str
+    payable: list[Bill] = field(default_factory=list)
+    overdue: list[Bill] = field(default_factory=list)
+    paid: list[Bill] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.payable or self.overdue or self.paid)
+
+
+def bills_query(tenant: Tenant):
+    """The only way into bills: through the tenant."""
+    return select(Bill).where(Bill.tenant == tenant.slug)
+
+
+def get_bill(tenant: Tenant, bill_id: int) -> Bill | None:
+    return db.session.scalars(bills_query(tenant).where(Bill.id == bill_id)).first()
+
+
+def lookup_bills(tenant: Tenant, raw_number: str) -> Lookup:
+    """All bills of a client number or payment reference, the most urgent unpaid first.
+
+    Raises InvalidNumber when the text cannot be a number at all.
+    """
+    number = normalise_number(raw_number)
+    rows = db.session.scalars(
+        bills_query(tenant)
+        .where(or_(Bill.client_number == number, Bill.payment_reference == number))
+        .order_by(Bill.state.desc(), Bill.due_on, Bill.id)
+        .limit(MAX_BILLS_SHOWN)
+    ).all()
+    today = today_in_bogota()
+    result = Lookup(number=number)
+    for bill in rows:
+        if bill.state != UNPAID:
+            result.paid.append(bill)
+        elif bill.is_overdue(today) and not tenant.pay_overdue:
+            result.overdue.append(bill)
+        else:
+            result.payable.append(bill)
+    return result
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="gaspay.bill")
+
+
+def bill_token(tenant: Tenant, bill: Bill) -> str:
+    """An expiring capability to pay one bill, handed out by the lookup.
+
+    Later steps take this token rather than a bare id, so bills cannot be walked by id.
+    """
+    return _serializer().dumps([tenant.slug, bill.id])
+
+
+def bill_from_token(tenant: Tenant, token: str | None) -> Bill | None:
+    if not token:
+        return None
+    try:
+        slug, bill_id = _serializer().loads(
+            token, max_age=current_app.config["BILL_TOKEN_MAX_AGE_SECONDS"]
+        )
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if slug != tenant.slug:
+        return None
+    return get_bill(tenant, int(bill_id))

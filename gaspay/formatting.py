@@ -1,0 +1,59 @@
+"""How payers see money and time: es-CO, `$ 18.000`, `14/04/2026`, America/Bogota."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+
+from gaspay.timeutil import BOGOTA, as_utc
+
+LOCALE = "es_CO"
+
+
+def money(cents: int, currency: str = "COP") -> str:
+    """Whole pesos without decimals; centavos only when a bill really has them."""
+    pattern = "¤ #,##0" if cents % 100 == 0 else "¤ #,##0.00"
+    return format_currency(
+        Decimal(cents) / 100 if cents % 100 else cents // 100,
+        currency,
+        format=pattern,
+        locale=LOCALE,
+        currency_digits=False,
+    )
+
+
+def date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = as_utc(value).astimezone(BOGOTA).date()
+    return format_date(value, "dd/MM/yyyy", locale=LOCALE)
+
+
+def datetime(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(as_utc(value), "dd/MM/yyyy hh:mm a", tzinfo=BOGOTA, locale=LOCALE)
+
+
+def mask_email(email: str | None) -> str:
+    """`usuario.demo@correo.com` -> `us**********@co****.com`: recognisable, not readable."""
+    if not email or "@" not in email:
+        return ""
+    user, _, domain = email.partition("@")
+    host, dot, tld = domain.rpartition(".")
+    if not dot:
+        host, tld = domain, ""
+    keep = user[:2] if len(user) > 2 else user[:1]
+    masked_host = host[:2] + "*" * max(len(host) - 2, 1)
+    return f"{keep}{'*' * max(len(user) - len(keep), 1)}@{masked_host}{dot}{tld}"
+
+
+def mask_phone(phone: str | None) -> str:
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if not digits:
+        return ""
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]

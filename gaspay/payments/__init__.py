@@ -1,0 +1,1 @@
+"""Payment attempts, the transition table, services (start, apply, reconcile), result views."""

@@ -1,0 +1,106 @@
+"""The PSE bank step: every field checked here, before anything reaches the gateway."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
+
+PLACEHOLDER = "A continuación seleccione su banco"
+PERSON_TYPES = [("0", "Persona"), ("1", "Empresa")]
+DOCUMENT_TYPES = [
+    ("CC", "Cédula de ciudadanía"),
+    ("CE", "Cédula de extranjería"),
+    ("TI", "Tarjeta de identidad"),
+    ("PP", "Pasaporte"),
+    ("NIT", "NIT"),
+]
+DIGITS = re.compile(r"^\d{5,15}$")
+PASSPORT = re.compile(r"^[A-Z0-9]{5,15}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PHONE = re.compile(r"^3\d{9}$|^[1-9]\d{6,9}$")
+
+
+class PseForm(FlaskForm):
+    factura = HiddenField(validators=[DataRequired()])
+    tipo_cliente = RadioField(
+        "Tipo Cliente",
+        choices=PERSON_TYPES,
+        validators=[InputRequired(message="Seleccione si paga como persona o como empresa.")],
+    )
+    banco = SelectField(
+        PLACEHOLDER,
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired(message="Seleccione su banco de la lista.")],
+    )
+    tipo_documento = SelectField(
+        "Tipo de documento",
+        choices=DOCUMENT_TYPES,
+        validators=[DataRequired(message="Seleccione el tipo de documento.")],
+    )
+    documento = StringField(
+        "Número de documento",
+        validators=[
+            DataRequired(message="Escriba el número de documento del titular de la cuenta.")
+        ],
+    )
+    nombre = StringField(
+        "Nombre del titular de la cuenta",
+        validators=[
+            DataRequired(message="Escriba el nombre del titular de la cuenta."),
+            Length(max=120, message="El nombre es demasiado largo."),
+        ],
+    )
+    email = EmailField(
+        "Correo electrónico",
+        validators=[
+            DataRequired(message="Escriba su correo electrónico para recibir el comprobante."),
+            Regexp(EMAIL, message="Escriba un correo electrónico válido, como nombre@correo.com."),
+            Length(max=254, message="El correo es demasiado largo."),
+        ],
+    )
+    telefono = StringField(
+        "Teléfono celular",
+        validators=[DataRequired(message="Escriba un teléfono de contacto.")],
+    )
+    acepta_terminos = BooleanField(
+        validators=[DataRequired(message="Debe aceptar los términos y condiciones de la pasarela.")]
+    )
+    acepta_datos = BooleanField(
+        validators=[DataRequired(message="Debe autorizar el tratamiento de sus datos personales.")]
+    )
+
+    def set_banks(self, banks: list[tuple[str, str]]) -> None:
+        self.banco.choices = [("", PLACEHOLDER), *banks]
+        self._bank_codes = {code for code, _ in banks}
+
+    def bank_name(self) -> str:
+        return dict(self.banco.choices).get(self.banco.data, "")
+
+    def validate_banco(self, field):
+        if field.data in ("", "0") or field.data not in getattr(self, "_bank_codes", set()):
+            raise ValidationError("Seleccione su banco de la lista.")
+
+    def validate_tipo_documento(self, field):
+        if self.tipo_cliente.data == "1" and field.data != "NIT":
+            raise ValidationError("Para pagos de empresa el documento debe ser NIT.")
+        if self.tipo_cliente.data == "0" and field.data == "NIT":
+            raise ValidationError("Para personas use cédula, tarjeta de identidad o pasaporte.")
+
+    def validate_documento(self, field):
+        value = re.sub(r"[\s.\-]", "", field.data or "").upper()
+        pattern = PASSPORT if self.tipo_documento.data == "PP" else DIGITS
+        if not pattern.match(value):
+            raise ValidationError("Escriba solo los números del documento (entre 5 y 15).")
+        field.data = value
+
+    def validate_telefono(self, field):
+        value = re.sub(r"[\s\-()+]", "", field.data or "")
+        if value.startswith("57") and len(value) == 12:
+            value = value[2:]
+        if not PHONE.match(value):
+            raise ValidationError("Escriba un teléfono de 7 a 10 dígitos, por ejemplo 3001234567.")
+        field.data = value

@@ -1,0 +1,155 @@
+"""Starting a PSE payment: terms, attempt, gateway transaction, bank URL — in that order.
+
+Nothing is recorded when the gateway cannot even give us its terms; once the attempt exists,
+only a definite refusal closes it. A timeout or a 5xx leaves it ``created`` (outcome unknown)
+for the reconciliation job, which finds the transaction by reference or expires the attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+from gaspay.billing.models import Bill
+from gaspay.payments import transitions as T
+from gaspay.payments.models import PaymentAttempt
+from gaspay.payments.providers import (
+    GatewayError,
+    GatewayRejected,
+    GatewayUnavailable,
+    PseOrder,
+    PseProvider,
+)
+from gaspay.payments.services import apply_answer, open_attempt, schedule_check, transition
+from gaspay.tenancy.config import Tenant
+from gaspay.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = (
+    "No fue posible comunicarnos con la pasarela de pagos. No se realizó ningún cobro; "
+    "intente de nuevo en unos minutos."
+)
+BANK_UNREACHABLE = (
+    "La entidad financiera no puede ser contactada para iniciar la transacción, por favor "
+    "seleccione otra o intente más tarde."
+)
+
+
+@dataclass(frozen=True)
+class PseRequest:
+    person_type: int
+    bank_code: str
+    bank_name: str
+    document_type: str
+    document_number: str
+    email: str
+    full_name: str
+    phone: str
+    payer_ip: str | None
+
+
+@dataclass
+class PseStart:
+    attempt: PaymentAttempt | None = None
+    bank_url: str | None = None
+    error: str | None = None
+
+
+def clean_text(text: str) -> str:
+    """PSE refuses `|` and `"` in descriptions and references."""
+    return text.replace("|", " ").replace('"', " ").strip()
+
+
+def rejection_message(exc: GatewayRejected) -> str:
+    fields = ", ".join(sorted(exc.messages or {}))
+    if "financial_institution_code" in (exc.messages or {}):
+        return BANK_UNREACHABLE
+    if "amount_in_cents" in (exc.messages or {}):
+        return (
+            "El valor supera el límite permitido por PSE para esta empresa. Comuníquese con "
+            "la línea de atención para pagar su factura."
+        )
+    log.warning("PSE creation refused (%s): %s", exc.status_code, fields or exc.reason)
+    return (
+        "La pasarela de pagos rechazó la solicitud. Revise sus datos e intente de nuevo; "
+        "no se realizó ningún cobro."
+    )
+
+
+def start_pse_payment(
+    tenant: Tenant,
+    bill: Bill,
+    request: PseRequest,
+    provider: PseProvider,
+    result_url: Callable[[str], str],
+) -> PseStart:
+    """Raise BillBusy / BillNotPayable (the pending rule) or return where the payer goes."""
+    try:
+        terms = provider.terms()
+    except GatewayError:
+        return PseStart(error=UNAVAILABLE)
+    description = clean_text(tenant.payment_description.format(client=bill.client_number))[:30]
+    attempt = open_attempt(
+        tenant,
+        [bill],
+        gateway="pse",
+        description=description,
+        payer={
+            "payer_name": request.full_name,
+            "payer_email": request.email,
+            "payer_ip": request.payer_ip,
+            "person_type": request.person_type,
+            "document_type": request.document_type,
+            "document_number": request.document_number,
+            "bank_code": request.bank_code,
+            "bank_name": request.bank_name,
+            "payment_method": "PSE",
+        },
+    )
+    order = PseOrder(
+        reference=attempt.reference,
+        amount_cents=attempt.amount_cents,
+        currency=attempt.currency,
+        email=request.email,
+        full_name=request.full_name,
+        phone=request.phone,
+        person_type=request.person_type,
+        document_type=request.document_type,
+        document_number=request.document_number,
+        bank_code=request.bank_code,
+        description=description,
+        redirect_url=result_url(attempt.reference),
+        payer_ip=request.payer_ip,
+    )
+    now = utcnow()
+    try:
+        answer = provider.create(order, terms)
+    except GatewayRejected as exc:
+        transition(attempt.id, T.REJECTED, "payer")
+        return PseStart(error=rejection_message(exc))
+    except GatewayUnavailable:
+        log.warning("PSE creation outcome unknown for %s", attempt.reference)
+        schedule_check(attempt.id, now + dt.timedelta(minutes=1))
+        return PseStart(attempt=attempt)
+    apply_answer(attempt, answer, "payer")
+    try:
+        answer, bank_url = provider.wait_for_bank_url(answer.txn_id)
+    except GatewayUnavailable:
+        bank_url = None
+    if answer.status != T.GATEWAY_PENDING:
+        apply_answer(attempt, answer, "payer")
+    if bank_url:
+        schedule_check(
+            attempt.id,
+            now + dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"]),
+            redirect_url=bank_url,
+            redirected_at=now,
+        )
+    else:
+        log.warning("no bank URL for %s within the wait", attempt.reference)
+        schedule_check(attempt.id, now + dt.timedelta(minutes=2))
+    return PseStart(attempt=attempt, bank_url=bank_url)

@@ -1,0 +1,52 @@
+"""The payer's return and the result page (a self-refreshing fragment while pending)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, request
+
+from gaspay.billing.services import bill_token
+from gaspay.payments import transitions as T
+from gaspay.payments.reconcile import refresh_for_payer
+from gaspay.payments.services import get_attempt, holds_for_bills
+from gaspay.web.templating import render, tenant_url
+
+bp = Blueprint("payments", __name__)
+
+STATE_WORDS = {
+    T.CREATED: "Procesando",
+    T.PENDING: "Pendiente",
+    T.APPROVED: "Aprobada",
+    T.DECLINED: "Rechazada",
+    T.FAILED: "Fallida",
+    T.VOIDED: "Anulada",
+    T.EXPIRED: "Vencida",
+}
+
+
+def retry_url(attempt) -> str | None:
+    """Where "Reintentar" leads, only after a failure and while the bill is still payable."""
+    if attempt.status not in T.RELEASING:
+        return None
+    bills = [link.bill for link in attempt.bills]
+    if any(b.is_paid for b in bills) or holds_for_bills(g.tenant, [b.id for b in bills]):
+        return None
+    if attempt.gateway == "pse":
+        return tenant_url("pse.start", factura=bill_token(g.tenant, bills[0]))
+    return tenant_url("checkout.notice", bill_id=bills[0].id)
+
+
+@bp.get("/pagos/<reference>", endpoint="result")
+def result(reference: str):
+    attempt = get_attempt(g.tenant, reference)
+    if attempt is None:
+        abort(404)
+    txn_id = request.args.get("id") or None
+    if txn_id is not None and len(txn_id) > 64:
+        abort(404)
+    refresh_for_payer(g.tenant, attempt, txn_id)
+    context = {
+        "attempt": attempt,
+        "words": STATE_WORDS,
+        "retry_url": retry_url(attempt),
+    }
+    return render("payments/result.html", "payments/_result.html", **context)

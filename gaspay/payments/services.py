@@ -1,0 +1,357 @@
+"""Attempts: open one (taking the bills' holds), move it (compare-and-set), apply a gateway answer.
+
+Every status change in the portal goes through ``transition``: it asks the transition table,
+updates the row only if its status is still the one it read (exactly one row changed), writes
+the audit row, pays or releases the bills, all in one database transaction. Callers never hold
+a transaction open across a gateway call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gaspay.billing.models import PAID, UNPAID, Bill
+from gaspay.db import write_unit
+from gaspay.extensions import db
+from gaspay.payments import transitions as T
+from gaspay.payments.models import AttemptBill, AttemptTransition, BillHold, PaymentAttempt
+from gaspay.tenancy.config import Tenant
+from gaspay.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read over the phone
+SOURCES = ("payer", "event", "job", "staff")
+
+
+class BillBusy(Exception):
+    """The bill has a live or approved attempt: the pending rule applies."""
+
+    def __init__(self, attempt: PaymentAttempt):
+        super().__init__(attempt.reference)
+        self.attempt = attempt
+
+
+class BillNotPayable(Exception):
+    """The bill is already paid (or otherwise not payable)."""
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """What a gateway said about one transaction, in the terms the portal needs."""
+
+    txn_id: str
+    status: str  # the gateway's word: PENDING, APPROVED, DECLINED, ERROR, VOIDED
+    reference: str
+    amount_cents: int
+    currency: str
+    cus: str | None = None
+    bank_name: str | None = None
+    payment_method: str | None = None
+    message: str | None = None
+
+
+def new_reference() -> str:
+    """Short, unique, and safe for every Colombian gateway: `GP` + 10 letters or digits."""
+    return "GP" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
+
+
+def attempts_query(tenant: Tenant):
+    return select(PaymentAttempt).where(PaymentAttempt.tenant == tenant.slug)
+
+
+def get_attempt(tenant: Tenant, reference: str) -> PaymentAttempt | None:
+    """The attempt a payer holds by reference; the newest one when a checkout retried."""
+    return db.session.scalars(
+        attempts_query(tenant)
+        .where(PaymentAttempt.reference == reference)
+        .order_by(PaymentAttempt.id.desc())
+    ).first()
+
+
+def holds_for_bills(tenant: Tenant, bill_ids: list[int]) -> dict[int, PaymentAttempt]:
+    """For each bill, the attempt that holds it (live, or approved)."""
+    if not bill_ids:
+        return {}
+    rows = db.session.execute(
+        select(BillHold.bill_id, PaymentAttempt)
+        .join(PaymentAttempt, PaymentAttempt.id == BillHold.attempt_id)
+        .where(BillHold.tenant == tenant.slug, BillHold.bill_id.in_(bill_ids))
+    ).all()
+    return {bill_id: attempt for bill_id, attempt in rows}
+
+
+def open_attempt(
+    tenant: Tenant,
+    bills: list[Bill],
+    *,
+    gateway: str,
+    description: str,
+    payer: dict,
+    customer_id: int | None = None,
+) -> PaymentAttempt:
+    """Record the attempt and take every bill's hold, or raise BillBusy / BillNotPayable."""
+    bill_ids = [b.id for b in bills]
+    try:
+        with write_unit():
+            fresh = db.session.scalars(
+                select(Bill).where(Bill.tenant == tenant.slug, Bill.id.in_(bill_ids))
+            ).all()
+            if len(fresh) != len(bill_ids) or any(b.state != UNPAID for b in fresh):
+                raise BillNotPayable()
+            currencies = {b.currency for b in fresh}
+            if len(currencies) != 1:
+                raise BillNotPayable()
+            attempt = PaymentAttempt(
+                tenant=tenant.slug,
+                reference=new_reference(),
+                gateway=gateway,
+                provider="wompi",
+                description=description[:64],
+                amount_cents=sum(b.amount_cents for b in fresh),
+                currency=currencies.pop(),
+                customer_id=customer_id,
+                status=T.CREATED,
+                # Checked by the job even if this process dies before hearing from the gateway.
+                next_check_at=utcnow() + dt.timedelta(minutes=2),
+                **payer,
+            )
+            attempt.bills = [AttemptBill(bill_id=b.id, amount_cents=b.amount_cents) for b in fresh]
+            db.session.add(attempt)
+            db.session.flush()
+            db.session.add_all(
+                BillHold(bill_id=b.id, attempt_id=attempt.id, tenant=tenant.slug) for b in fresh
+            )
+            db.session.flush()
+    except IntegrityError:
+        holder = holds_for_bills(tenant, bill_ids)
+        if holder:
+            raise BillBusy(next(iter(holder.values()))) from None
+        raise
+    return attempt
+
+
+def _write_transition(
+    attempt: PaymentAttempt, new: str, source: str, answer: GatewayAnswer | None
+) -> bool:
+    """Inside a write unit: compare-and-set, audit row, bills. True when this call moved it."""
+    now = utcnow()
+    values: dict = {"status": new, "updated_at": now}
+    if new in T.FINAL:
+        values.update(finalized_at=now, next_check_at=None)
+    if answer is not None:
+        values.update(gateway_status=answer.status, status_message=answer.message)
+        if answer.cus:
+            values["cus"] = answer.cus
+        if answer.bank_name:
+            values["bank_name"] = answer.bank_name
+        if answer.payment_method:
+            values["payment_method"] = answer.payment_method
+    changed = db.session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.id == attempt.id, PaymentAttempt.status == attempt.status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        return False
+    db.session.add(
+        AttemptTransition(
+            tenant=attempt.tenant,
+            attempt_id=attempt.id,
+            from_status=attempt.status,
+            to_status=new,
+            source=source,
+            gateway_txn_id=answer.txn_id if answer else attempt.gateway_txn_id,
+            gateway_status=answer.status if answer else None,
+            created_at=now,
+        )
+    )
+    bill_ids = select(AttemptBill.bill_id).where(AttemptBill.attempt_id == attempt.id)
+    if new == T.APPROVED:
+        db.session.execute(
+            update(Bill)
+            .where(Bill.id.in_(bill_ids), Bill.state == UNPAID)
+            .values(state=PAID, paid_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    elif new in T.RELEASING:
+        db.session.execute(
+            delete(BillHold)
+            .where(BillHold.attempt_id == attempt.id)
+            .execution_options(synchronize_session=False)
+        )
+    return True
+
+
+def transition(
+    attempt_id: int, incoming: str, source: str, answer: GatewayAnswer | None = None
+) -> bool:
+    """Apply one input to an attempt; True only for the caller whose call changed the row."""
+    assert source in SOURCES
+    for _ in range(3):
+        with write_unit():
+            attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
+            new = T.decide(attempt.status, incoming)
+            if new is None:
+                if incoming == T.GATEWAY_APPROVED and attempt.status != T.APPROVED:
+                    _flag(attempt, f"APPROVED reported after {attempt.status}: revisar cobro")
+                log.info(
+                    "ignored %s for attempt %s in %s (source %s)",
+                    incoming,
+                    attempt.reference,
+                    attempt.status,
+                    source,
+                )
+                return False
+            if _write_transition(attempt, new, source, answer):
+                log.info(
+                    "attempt %s: %s -> %s (%s)", attempt.reference, attempt.status, new, source
+                )
+                return True
+        # Someone else moved it between our read and write: decide again on the new status.
+    return False
+
+
+def _flag(attempt: PaymentAttempt, reason: str) -> None:
+    """Mark an attempt for staff review (inside a write unit); never pays anything."""
+    log.warning("attempt %s flagged for review: %s", attempt.reference, reason)
+    db.session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.id == attempt.id)
+        .values(review_reason=reason[:255], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def flag_for_review(attempt_id: int, reason: str) -> None:
+    with write_unit():
+        attempt = db.session.get(PaymentAttempt, attempt_id)
+        _flag(attempt, reason)
+
+
+def mismatch(attempt: PaymentAttempt, answer: GatewayAnswer) -> str | None:
+    """What in the gateway's answer disagrees with our record, if anything."""
+    if answer.reference != attempt.reference:
+        return f"referencia {answer.reference} != {attempt.reference}"
+    if answer.amount_cents != attempt.amount_cents:
+        return f"valor {answer.amount_cents} != {attempt.amount_cents}"
+    if answer.currency != attempt.currency:
+        return f"moneda {answer.currency} != {attempt.currency}"
+    return None
+
+
+def bind_transaction(attempt: PaymentAttempt, txn_id: str) -> PaymentAttempt | None:
+    """Tie the gateway's transaction id to the attempt (once); None if it has another id."""
+    if attempt.gateway_txn_id == txn_id:
+        return attempt
+    if attempt.gateway_txn_id is None:
+        with write_unit():
+            changed = db.session.execute(
+                update(PaymentAttempt)
+                .where(PaymentAttempt.id == attempt.id, PaymentAttempt.gateway_txn_id.is_(None))
+                .values(gateway_txn_id=txn_id, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        db.session.refresh(attempt)
+        if changed == 1 or attempt.gateway_txn_id == txn_id:
+            return attempt
+    return None
+
+
+def find_by_transaction(tenant: Tenant, gateway: str, txn_id: str) -> PaymentAttempt | None:
+    return db.session.scalars(
+        attempts_query(tenant).where(
+            PaymentAttempt.gateway == gateway, PaymentAttempt.gateway_txn_id == txn_id
+        )
+    ).first()
+
+
+def open_retry_attempt(original: PaymentAttempt, answer: GatewayAnswer) -> PaymentAttempt | None:
+    """A checkout retry made another gateway transaction under the same reference.
+
+    It gets its own row. It takes the bills' holds when they are free (the first try was
+    declined); when another live attempt holds them it is flagged for review, never silently
+    paid twice.
+    """
+    try:
+        with write_unit():
+            retry = PaymentAttempt(
+                tenant=original.tenant,
+                reference=original.reference,
+                gateway=original.gateway,
+                provider=original.provider,
+                gateway_txn_id=answer.txn_id,
+                description=original.description,
+                amount_cents=original.amount_cents,
+                currency=original.currency,
+                customer_id=original.customer_id,
+                payer_name=original.payer_name,
+                payer_email=original.payer_email,
+                payer_ip=original.payer_ip,
+                retry_of_id=original.id,
+                status=T.CREATED,
+                redirected_at=original.redirected_at,
+            )
+            retry.bills = [
+                AttemptBill(bill_id=ab.bill_id, amount_cents=ab.amount_cents)
+                for ab in original.bills
+            ]
+            db.session.add(retry)
+            db.session.flush()
+    except IntegrityError:
+        # Another delivery created it first.
+        db.session.rollback()
+        return find_by_transaction_tenant(original.tenant, original.gateway, answer.txn_id)
+    try:
+        with write_unit():
+            db.session.add_all(
+                BillHold(bill_id=ab.bill_id, attempt_id=retry.id, tenant=retry.tenant)
+                for ab in retry.bills
+            )
+    except IntegrityError:
+        flag_for_review(retry.id, "reintento con las facturas tomadas por otro intento")
+    return retry
+
+
+def find_by_transaction_tenant(slug: str, gateway: str, txn_id: str) -> PaymentAttempt | None:
+    return db.session.scalars(
+        select(PaymentAttempt).where(
+            PaymentAttempt.tenant == slug,
+            PaymentAttempt.gateway == gateway,
+            PaymentAttempt.gateway_txn_id == txn_id,
+        )
+    ).first()
+
+
+def apply_answer(attempt: PaymentAttempt, answer: GatewayAnswer, source: str) -> bool:
+    """Apply what the gateway said, after checking it is about this attempt and amount."""
+    problem = mismatch(attempt, answer)
+    if problem:
+        flag_for_review(attempt.id, f"respuesta de la pasarela no coincide: {problem}")
+        return False
+    target = bind_transaction(attempt, answer.txn_id)
+    if target is None:
+        target = find_by_transaction_tenant(attempt.tenant, attempt.gateway, answer.txn_id)
+    if target is None:
+        if answer.status not in (T.GATEWAY_APPROVED, T.GATEWAY_PENDING):
+            log.info("retry %s of %s ended %s", answer.txn_id, attempt.reference, answer.status)
+        target = open_retry_attempt(attempt, answer)
+        if target is None:
+            return False
+    return transition(target.id, answer.status, source, answer)
+
+
+def schedule_check(attempt_id: int, at: dt.datetime, **values) -> None:
+    with write_unit():
+        db.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status.in_(T.LIVE))
+            .values(next_check_at=at, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        )

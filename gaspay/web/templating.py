@@ -1,0 +1,68 @@
+"""Template filters and globals: es-CO formats, tenant URLs, hashed static URLs, htmx helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from flask import Flask, current_app, g, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from gaspay import formatting
+
+
+def is_htmx() -> bool:
+    """True for an htmx request that wants a fragment (a boosted one wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(page: str, fragment: str, **context) -> str:
+    """One URL, two renderings: the fragment for htmx, the full page (which includes it) else."""
+    return render_template(fragment if is_htmx() else page, **context)
+
+
+def tenant_url(endpoint: str, **values) -> str:
+    """`tenant_url("billing.lookup")` -> `/insesp/factura` for the current tenant."""
+    return url_for(f"{g.tenant.slug}.{endpoint}", **values)
+
+
+@cache
+def _static_hash(static_folder: str, filename: str) -> str:
+    data = (Path(static_folder) / filename).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def static_url(filename: str) -> str:
+    """A content-hashed URL, so static files can be cached for a year and still change."""
+    return url_for("static", filename=filename, v=_static_hash(current_app.static_folder, filename))
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
+def tenant_theme_css(tenant) -> str:
+    """The tenant's brand colour as an inline style; its hash is allowed by the CSP."""
+    return f":root{{--brand:{tenant.brand_color}}}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        money=formatting.money,
+        fecha=formatting.date,
+        fecha_hora=formatting.datetime,
+        mask_email=formatting.mask_email,
+        mask_phone=formatting.mask_phone,
+    )
+    app.jinja_env.globals.update(
+        tenant_url=tenant_url,
+        static_url=static_url,
+        is_htmx=is_htmx,
+        csrf_field=csrf_field,
+        tenant_theme_css=tenant_theme_css,
+    )
+    app.context_processor(lambda: {"tenant": g.get("tenant")})
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,35 @@
+"""`POST /<slug>/webhooks/wompi`: the only CSRF-exempt POST in the portal."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, request
+
+from gaspay.extensions import csrf
+from gaspay.gateways.wompi import event_checksum, verify_event
+from gaspay.payments.events import apply_wompi_event
+
+bp = Blueprint("webhooks", __name__)
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@bp.post("/webhooks/wompi", endpoint="wompi")
+@csrf.exempt
+def wompi_event():
+    tenant = g.tenant
+    if tenant.wompi is None or (request.content_length or 0) > MAX_EVENT_BYTES:
+        return {"error": "rejected"}, 400
+    try:
+        event = json.loads(request.get_data(cache=False, as_text=True) or "null")
+    except ValueError:
+        return {"error": "invalid json"}, 400
+    if not isinstance(event, dict):
+        return {"error": "invalid event"}, 400
+    secret = tenant.wompi.events_secret
+    if not verify_event(event, secret, request.headers.get("X-Event-Checksum")):
+        current_app.logger.warning("rejected Wompi event for %s: bad signature", tenant.slug)
+        return {"error": "invalid signature"}, 401
+    key = (event_checksum(event, secret) or "").lower()
+    outcome = apply_wompi_event(tenant, event, key)
+    return {"status": "ok", "outcome": outcome}, 200

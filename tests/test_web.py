@@ -1,0 +1,55 @@
+"""Pages every visitor reaches: the company list, health, security headers, static files."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_index_lists_the_companies(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "Insesp" in html and "Interservicios" in html
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/", "/insesp/", "/insesp/factura", "/no-existe"])
+def test_security_headers_on_every_page(client, path):
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "object-src 'none'" in csp and "base-uri 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_tenant_style_is_allowed_by_hash_not_unsafe_inline(client):
+    import base64
+    import hashlib
+
+    response = client.get("/insesp/")
+    css = ":root{--brand:#0b4f8a}"
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"<style>{css}</style>" in response.get_data(as_text=True)
+    assert f"'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+
+
+def test_pages_reference_no_third_party_host(client):
+    html = client.get("/insesp/factura").get_data(as_text=True)
+    assert "https://" not in html and "//cdn" not in html
+
+
+def test_static_files_are_hashed_and_cached_long(client):
+    html = client.get("/insesp/").get_data(as_text=True)
+    assert "/static/vendor/htmx-2.0.11.min.js?v=" in html
+    with client.get("/static/app.css") as response:
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+
+
+def test_unknown_page_is_spanish_404(client):
+    response = client.get("/insesp/nada")
+    assert response.status_code == 404
+    assert "Página no encontrada" in response.get_data(as_text=True)
