@@ -6,16 +6,17 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
 PLACEHOLDER = "A continuación seleccione su banco"
-PERSON_TYPES = [("0", "Persona"), ("1", "Empresa")]
+PERSON_TYPES = [SelectChoice("0", "Persona"), SelectChoice("1", "Empresa")]
 DOCUMENT_TYPES = [
-    ("CC", "Cédula de ciudadanía"),
-    ("CE", "Cédula de extranjería"),
-    ("TI", "Tarjeta de identidad"),
-    ("PP", "Pasaporte"),
-    ("NIT", "NIT"),
+    SelectChoice("CC", "Cédula de ciudadanía"),
+    SelectChoice("CE", "Cédula de extranjería"),
+    SelectChoice("TI", "Tarjeta de identidad"),
+    SelectChoice("PP", "Pasaporte"),
+    SelectChoice("NIT", "NIT"),
 ]
 DIGITS = re.compile(r"^\d{5,15}$")
 PASSPORT = re.compile(r"^[A-Z0-9]{5,15}$")
@@ -74,14 +75,17 @@ class PseForm(FlaskForm):
     )
 
     def set_banks(self, banks: list[tuple[str, str]]) -> None:
-        self.banco.choices = [("", PLACEHOLDER), *banks]
-        self._bank_codes = {code for code, _ in banks}
+        self._banks = dict(banks)
+        self.banco.choices = [
+            SelectChoice("", PLACEHOLDER),
+            *(SelectChoice(code, name) for code, name in banks),
+        ]
 
     def bank_name(self) -> str:
-        return dict(self.banco.choices).get(self.banco.data, "")
+        return self._banks.get(self.banco.data, "")
 
     def validate_banco(self, field):
-        if field.data in ("", "0") or field.data not in getattr(self, "_bank_codes", set()):
+        if field.data in ("", "0") or field.data not in getattr(self, "_banks", {}):
             raise ValidationError("Seleccione su banco de la lista.")
 
     def validate_tipo_documento(self, field):

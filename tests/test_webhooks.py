@@ -1,0 +1,178 @@
+"""`POST /<slug>/webhooks/wompi`: signatures before any state change; idempotent; scoped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from gaspay.extensions import db
+from gaspay.payments import transitions as T
+from gaspay.payments.models import AttemptTransition, GatewayEvent, PaymentAttempt
+from tests import fakes
+from tests.payments_helpers import pending_attempt
+
+
+@pytest.fixture
+def attempt(app, make_bill, insesp):
+    return pending_attempt(insesp, make_bill(), txn_id="1234-1-1")
+
+
+def txn_for(attempt, status="APPROVED", **over):
+    values = {
+        "txn_id": "1234-1-1",
+        "status": status,
+        "reference": attempt.reference,
+        "amount": attempt.amount_cents,
+        "cus": "CUS-778899",
+    }
+    values.update(over)
+    return fakes.transaction(**values)
+
+
+def post(client, body, headers, slug="insesp"):
+    return client.post(f"/{slug}/webhooks/wompi", data=body, headers=headers)
+
+
+def status_of(attempt):
+    return db.session.get(PaymentAttempt, attempt.id, populate_existing=True).status
+
+
+def transitions_count():
+    return db.session.scalar(select(func.count()).select_from(AttemptTransition))
+
+
+def test_authentic_event_approves_without_csrf(client, attempt, insesp):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    response = post(client, body, headers)
+    assert response.status_code == 200 and response.json["outcome"] == "applied"
+    assert status_of(attempt) == T.APPROVED
+    assert db.session.get(PaymentAttempt, attempt.id).cus == "CUS-778899"
+
+
+def test_checksum_is_compared_case_insensitively(client, attempt, insesp):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    event = json.loads(body)
+    event["signature"]["checksum"] = event["signature"]["checksum"].upper()
+    headers["X-Event-Checksum"] = headers["X-Event-Checksum"].upper()
+    assert post(client, json.dumps(event), headers).status_code == 200
+    assert status_of(attempt) == T.APPROVED
+
+
+def test_event_properties_are_read_from_the_event(client, attempt, insesp):
+    props = ["transaction.status", "transaction.id", "transaction.reference"]
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret, properties=props)
+    assert post(client, body, headers).status_code == 200
+    assert status_of(attempt) == T.APPROVED
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "bad_checksum",
+        "no_signature",
+        "status_changed",
+        "amount_changed",
+        "wrong_secret",
+        "bad_header",
+    ],
+)
+def test_forged_events_are_rejected_and_change_nothing(client, attempt, insesp, tamper):
+    secret = "wrong" if tamper == "wrong_secret" else insesp.wompi.events_secret
+    body, headers = fakes.event(txn_for(attempt), secret)
+    event = json.loads(body)
+    if tamper == "bad_checksum":
+        event["signature"]["checksum"] = "0" * 64
+        headers.pop("X-Event-Checksum")
+    elif tamper == "no_signature":
+        del event["signature"]
+        headers.pop("X-Event-Checksum")
+    elif tamper == "status_changed":
+        event["data"]["transaction"]["status"] = "DECLINED"
+    elif tamper == "amount_changed":
+        event["data"]["transaction"]["amount_in_cents"] = 100
+    elif tamper == "bad_header":
+        headers["X-Event-Checksum"] = "f" * 64
+    before = transitions_count()
+    response = post(client, json.dumps(event), headers)
+    assert response.status_code == 401
+    assert status_of(attempt) == T.PENDING and transitions_count() == before
+    assert db.session.scalar(select(func.count()).select_from(GatewayEvent)) == 0
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1,2]", b"null"])
+def test_garbage_is_refused(client, attempt, body):
+    response = post(client, body, {"Content-Type": "application/json"})
+    assert response.status_code in (400, 401)
+    assert status_of(attempt) == T.PENDING
+
+
+def test_empty_events_secret_never_reaches_the_webhook(database_url):
+    """Fail closed: without the sandbox an empty events secret stops start-up."""
+    from gaspay import create_app
+    from gaspay.config import ConfigError
+
+    config = {"TESTING": True, "DATABASE_URL": database_url, "SANDBOX": False}
+    for slug in ("INSESP", "INTERSERVICIOS"):
+        for name in ("PUBLIC_KEY", "PRIVATE_KEY", "INTEGRITY_SECRET", "EVENTS_SECRET"):
+            config[f"{slug}_WOMPI_{name}"] = f"value_{slug}_{name}"
+    config["INSESP_WOMPI_EVENTS_SECRET"] = ""
+    with pytest.raises(ConfigError, match="GASPAY_INSESP_WOMPI_EVENTS_SECRET"):
+        create_app(config)
+
+
+def test_same_event_twice_changes_state_once(client, attempt, insesp):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    first = post(client, body, headers)
+    second = post(client, body, headers)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json["outcome"] == "duplicate"
+    assert transitions_count() == 2  # created->pending, pending->approved
+
+
+def test_late_and_out_of_order_events_keep_approved(client, attempt, insesp):
+    secret = insesp.wompi.events_secret
+    for i, status in enumerate(["APPROVED", "PENDING", "DECLINED"]):
+        body, headers = fakes.event(txn_for(attempt, status), secret, timestamp=1_800_000_000 + i)
+        assert post(client, body, headers).status_code == 200
+    assert status_of(attempt) == T.APPROVED
+
+
+def test_amount_mismatch_is_flagged_not_paid(client, attempt, insesp, make_bill):
+    body, headers = fakes.event(txn_for(attempt, amount=100), insesp.wompi.events_secret)
+    response = post(client, body, headers)
+    assert response.status_code == 200 and response.json["outcome"].startswith("mismatch")
+    row = db.session.get(PaymentAttempt, attempt.id, populate_existing=True)
+    assert row.status == T.PENDING and "valor" in row.review_reason
+
+
+def test_event_for_unknown_reference_is_acknowledged(client, attempt, insesp):
+    body, headers = fakes.event(
+        fakes.transaction(txn_id="9-9-9", status="APPROVED", reference="GPNOPE000000"),
+        insesp.wompi.events_secret,
+    )
+    response = post(client, body, headers)
+    assert response.status_code == 200 and response.json["outcome"] == "unknown_reference"
+
+
+def test_event_for_tenant_a_cannot_touch_tenant_b(client, make_bill, interservicios, insesp):
+    bill = make_bill(tenant="interservicios", client="100245")
+    attempt = pending_attempt(interservicios, bill, txn_id="5555-1-1")
+    txn = txn_for(attempt, txn_id="5555-1-1")
+    # Signed with Insesp's secret and posted to Insesp: Interservicios' attempt is not found.
+    body, headers = fakes.event(txn, insesp.wompi.events_secret)
+    response = post(client, body, headers, slug="insesp")
+    assert response.json["outcome"] == "unknown_reference"
+    # Signed with Insesp's secret but posted to Interservicios: rejected.
+    assert post(client, body, headers, slug="interservicios").status_code == 401
+    assert status_of(attempt) == T.PENDING
+
+
+def test_webhook_is_the_only_csrf_exempt_post(app):
+    csrf = app.extensions["csrf"]
+    exempt = {view for view in csrf._exempt_views}
+    assert exempt <= {"gaspay.webhooks.views.wompi_event"} | {
+        v for v in exempt if v.startswith("gaspay.sandbox.")
+    }
+    assert "gaspay.webhooks.views.wompi_event" in exempt
