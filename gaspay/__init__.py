@@ -35,24 +35,29 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from gaspay import models  # noqa: F401 - every table known to metadata and migrations
+    from gaspay.accounts import auth
     from gaspay.db import configure_engine
-    from gaspay.extensions import csrf, db, limiter, migrate
+    from gaspay.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
+    login_manager.init_app(app)
+    auth.register(login_manager)  # user_loader (tenant + session token) and login redirect
     with app.app_context():
         configure_engine(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
     from gaspay.tenancy.blueprints import register_tenants
+    from gaspay.web import bench
     from gaspay.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     register_tenants(app)
+    bench.register(app)
     if app.config["SANDBOX"]:
         from gaspay.sandbox import register_sandbox
 
@@ -60,9 +65,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_web(app: Flask) -> None:
-    from gaspay.web import errors, security, templating
+    from gaspay.web import compression, errors, security, templating
 
     security.init_app(app)
+    compression.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
 

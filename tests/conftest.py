@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import responses
+from flask import g, request_started
 from sqlalchemy import create_engine, text
 
 from gaspay import create_app
@@ -78,6 +79,10 @@ def base_config(database_url: str, **extra) -> dict:
     return config
 
 
+def _fresh_g(sender, **_extra) -> None:
+    g.__dict__.clear()
+
+
 def _empty_tables() -> None:
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
@@ -93,6 +98,9 @@ def make_app(database_url, request):
 
     def factory(**extra):
         app = create_app(base_config(database_url, **extra))
+        # The `app` fixture keeps an app context open for the test body, and Flask reuses it
+        # for test-client requests; start each request with an empty `g`, as in production.
+        request_started.connect(_fresh_g, app)
         apps.append(app)
         return app
 

@@ -147,3 +147,12 @@ def test_second_transaction_under_one_reference_gets_its_own_row(app, make_bill,
     db.session.refresh(bill)
     assert bill.state == "paid"
     assert services.get_attempt(interservicios, first.reference).id == retry.id
+
+
+def test_pending_answer_keeps_the_cus_and_bank_without_a_transition(app, make_bill, insesp):
+    attempt = pending_attempt(insesp, make_bill())
+    update = answer(attempt, "PENDING", cus="99001122", bank_name="BANCOLOMBIA")
+    assert not services.apply_answer(attempt, update, "payer")
+    attempt = reload(attempt)
+    assert attempt.status == T.PENDING and attempt.cus == "99001122"
+    assert attempt.bank_name == "BANCOLOMBIA" and len(audit(attempt)) == 1

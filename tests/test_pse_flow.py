@@ -357,3 +357,19 @@ def test_attempt_of_another_tenant_is_404(client, make_bill, interservicios):
     bill = make_bill(tenant="interservicios", client="100245")
     attempt = pending_attempt(interservicios, bill)
     assert client.get(f"/insesp/pagos/{attempt.reference}").status_code == 404
+
+
+def test_payer_stranded_without_bank_url_gets_it_on_the_result_page(client, gateway, step_url):
+    state = _echo_reference(gateway, url=None)
+    response = client.post("/insesp/pse/pagar", data=form_data(client, step_url))
+    attempt = only_attempt()
+    assert "Continuar al banco" not in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    gateway.replace(
+        responses.GET,
+        f"{fakes.API}/transactions/{TXN}",
+        json={"data": fakes.transaction(txn_id=TXN, reference=state["reference"], url=BANK_URL)},
+    )
+    html = client.get(f"/insesp/pagos/{attempt.reference}?id={TXN}").get_data(as_text=True)
+    assert f'href="{BANK_URL.replace("&", "&amp;")}">Continuar al banco' in html

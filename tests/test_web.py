@@ -53,3 +53,38 @@ def test_unknown_page_is_spanish_404(client):
     response = client.get("/insesp/nada")
     assert response.status_code == 404
     assert "Página no encontrada" in response.get_data(as_text=True)
+
+
+def test_bench_endpoints_only_when_asked(make_app, database_url):
+    assert make_app().test_client().get("/_bench/bare").status_code == 404
+    client = make_app(BENCH_ENDPOINTS=True).test_client()
+    assert client.get("/_bench/bare").status_code == 200
+    assert client.post("/_bench/bare").status_code == 200
+
+
+def test_bench_endpoints_refused_in_production(database_url):
+    from gaspay import create_app
+    from gaspay.config import ConfigError
+    from tests.test_config import production
+
+    with pytest.raises(ConfigError, match="BENCH_ENDPOINTS"):
+        create_app(production(database_url, BENCH_ENDPOINTS=True))
+
+
+def test_pages_and_static_files_are_compressed(client):
+    page = client.get("/insesp/factura", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    with client.get(
+        "/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "br, gzip"}
+    ) as response:
+        assert response.headers["Content-Encoding"] in ("br", "gzip")
+        assert len(response.data) < 20_000  # 52 kB raw
+        assert "max-age=31536000" in response.headers["Cache-Control"]
+        etag = response.headers["ETag"]
+    with client.get(
+        "/static/vendor/htmx-2.0.11.min.js",
+        headers={"Accept-Encoding": "br, gzip", "If-None-Match": etag},
+    ) as again:
+        assert again.status_code == 304
+    with client.get("/static/app.css") as plain:
+        assert "Content-Encoding" not in plain.headers

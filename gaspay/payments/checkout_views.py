@@ -1,8 +1,123 @@
-from flask import Blueprint
+"""Paying a notice through the hosted checkout: record the attempt, then the signed GET form.
+
+POST ``/clientes/avisos/<id>/pagar`` (terms accepted, method chosen) records the attempt — the
+database allows one live attempt per bill — and redirects to ``/clientes/pagos/<ref>/continuar``,
+which shows the form that takes the browser to Wompi. The payer comes back to the result page
+(``payments.result``) with ``?id=``; events finalise the attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from gaspay.accounts.notice_views import pay_form, render_notice
+from gaspay.accounts.notices import get_notice
+from gaspay.extensions import client_ip, limiter
+from gaspay.payments.checkout import Payer, hosted_checkout, resumable
+from gaspay.payments.reconcile import refresh_for_payer
+from gaspay.payments.services import (
+    BillBusy,
+    BillNotPayable,
+    get_attempt,
+    open_attempt,
+    schedule_check,
+)
+from gaspay.timeutil import as_utc, utcnow
+from gaspay.web.templating import tenant_url
 
 bp = Blueprint("checkout", __name__, url_prefix="/clientes")
+MAX_REFERENCE = 32
+# A hand-off page shown again after this long first asks the gateway whether the payer already
+# paid under this reference (browser "back" from the checkout): no second charge by mistake.
+RECHECK_AFTER = dt.timedelta(seconds=30)
 
 
-@bp.get("/avisos/<int:bill_id>/pagar", endpoint="notice")
+@bp.before_request
+def only_for_customer_areas():
+    if not g.tenant.offers("customer_accounts"):
+        abort(404)
+
+
+def _busy(notice, hold, status: int = 409):
+    return render_template("checkout/busy.html", bill=notice.bill, hold=hold), status
+
+
+def _description(bill) -> str:
+    text = g.tenant.payment_description.format(client=bill.client_number)
+    return text.replace("|", " ").replace('"', " ").strip()[:64]
+
+
+@bp.route("/avisos/<int:bill_id>/pagar", methods=["GET", "POST"], endpoint="notice")
+@limiter.limit(lambda: current_app.config["PAY_RATE_LIMIT"], methods=["POST"])
+@login_required
 def notice(bill_id: int):
-    return str(bill_id)
+    found = get_notice(g.tenant, current_user, bill_id)
+    if found is None:
+        abort(404)
+    if request.method == "GET":  # "Reintentar" from the result page: the notice's pay step
+        return redirect(tenant_url("accounts.notice", bill_id=bill_id, _anchor="pagar"), 303)
+    form = pay_form(submitted=True)
+    if found.hold is not None:
+        if resumable(found.hold, current_user):  # a double click: the first one's hand-off
+            return redirect(tenant_url("checkout.handoff", reference=found.hold.reference), 303)
+        return _busy(found, found.hold)
+    if not found.payable:
+        return render_notice(found, form, 409)
+    if not form.validate_on_submit():
+        return render_notice(found, form, 422)
+    customer = current_user._get_current_object()
+    try:
+        attempt = open_attempt(
+            g.tenant,
+            [found.bill],
+            gateway=form.metodo.data,
+            description=_description(found.bill),
+            payer={
+                "payer_name": customer.full_name or found.bill.holder_name,
+                "payer_email": customer.email,
+                "payer_ip": client_ip(),
+                "payment_method": None,
+            },
+            customer_id=customer.id,
+        )
+    except BillBusy as busy:
+        if resumable(busy.attempt, customer):
+            return redirect(tenant_url("checkout.handoff", reference=busy.attempt.reference), 303)
+        return _busy(found, busy.attempt)
+    except BillNotPayable:
+        return _busy(found, None)
+    now = utcnow()
+    delay = dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"])
+    schedule_check(attempt.id, now + delay, redirected_at=now)
+    return redirect(tenant_url("checkout.handoff", reference=attempt.reference), code=303)
+
+
+@bp.get("/pagos/<reference>/continuar", endpoint="handoff")
+@login_required
+def handoff(reference: str):
+    """The signed form to the gateway; once the attempt has moved on, its result page."""
+    attempt = get_attempt(g.tenant, reference) if len(reference) <= MAX_REFERENCE else None
+    if attempt is None or attempt.customer_id != current_user.id:
+        abort(404)
+    result = tenant_url("payments.result", reference=attempt.reference)
+    if resumable(attempt, current_user) and utcnow() - as_utc(attempt.created_at) > RECHECK_AFTER:
+        refresh_for_payer(g.tenant, attempt, None)
+    if not resumable(attempt, current_user):
+        return redirect(result, code=303)
+    customer = current_user._get_current_object()
+    checkout = hosted_checkout(
+        g.tenant,
+        attempt,
+        redirect_url=url_for(
+            f"{g.tenant.slug}.payments.result", reference=attempt.reference, _external=True
+        ),
+        payer=Payer(
+            email=customer.email,
+            full_name=customer.full_name or (attempt.payer_name or ""),
+            phone=customer.phone,
+        ),
+    )
+    return render_template("checkout/handoff.html", attempt=attempt, checkout=checkout)

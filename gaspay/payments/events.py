@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
@@ -68,6 +68,16 @@ def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
                 )
             )
     except IntegrityError:
+        # Another delivery of the same event stored its row first. When this one is the copy
+        # that moved the attempt, say so in the stored row (the other saw "no_change").
+        if outcome == "applied":
+            with write_unit():
+                db.session.execute(
+                    update(GatewayEvent)
+                    .where(GatewayEvent.tenant == tenant.slug, GatewayEvent.event_key == event_key)
+                    .values(outcome="applied")
+                )
+            return outcome
         outcome = "duplicate"
     log.info("wompi event for %s: %s", tenant.slug, outcome)
     return outcome

@@ -74,6 +74,7 @@ def to_answer(txn: wompi.Transaction) -> GatewayAnswer:
         bank_name=txn.bank_name,
         payment_method=txn.payment_method_type,
         message=txn.status_message,
+        bank_url=txn.async_payment_url,
     )
 
 
@@ -90,23 +91,38 @@ def wompi_client(tenant: Tenant) -> wompi.WompiClient:
     )
 
 
+def _outside_transaction() -> None:
+    """Reliability promise 2: no database transaction is ever held across a gateway call.
+
+    Ending the session's transaction here, at the one door to the gateway, keeps every caller
+    honest (a read of an expired attribute quietly opens a new transaction).
+    """
+    db.session.rollback()
+
+
 class WompiPse:
-    """PSE through Wompi's API (``POST /transactions`` with ``payment_method.type = PSE``)."""
+    """PSE through Wompi's API (``POST /transactions`` with ``payment_method.type = PSE``).
+
+    Every method ends the session's open transaction before the HTTP call.
+    """
 
     def __init__(self, tenant: Tenant, client: wompi.WompiClient | None = None):
         self.tenant = tenant
         self.client = client or wompi_client(tenant)
 
     def banks(self) -> list[tuple[str, str]]:
+        _outside_transaction()
         return [(b.code, b.name) for b in self.client.pse_banks()]
 
     def terms(self) -> Terms:
+        _outside_transaction()
         a = self.client.merchant_acceptance()
         return Terms(
             a.acceptance_token, a.permalink, a.personal_data_token, a.personal_data_permalink
         )
 
     def create(self, order: PseOrder, terms: Terms) -> GatewayAnswer:
+        _outside_transaction()
         txn = self.client.create_pse_transaction(
             reference=order.reference,
             amount_in_cents=order.amount_cents,
@@ -128,6 +144,7 @@ class WompiPse:
 
     def wait_for_bank_url(self, txn_id: str) -> tuple[GatewayAnswer, str | None]:
         config = current_app.config
+        _outside_transaction()
         txn = self.client.wait_for_async_url(
             txn_id,
             timeout=config["ASYNC_URL_WAIT_SECONDS"],
@@ -136,9 +153,11 @@ class WompiPse:
         return to_answer(txn), txn.async_payment_url
 
     def status(self, txn_id: str) -> GatewayAnswer:
+        _outside_transaction()
         return to_answer(self.client.get_transaction(txn_id))
 
     def find(self, reference: str) -> list[GatewayAnswer]:
+        _outside_transaction()
         return [to_answer(t) for t in self.client.find_transactions(reference)]
 
 

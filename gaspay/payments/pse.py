@@ -88,11 +88,11 @@ def start_pse_payment(
     result_url: Callable[[str], str],
 ) -> PseStart:
     """Raise BillBusy / BillNotPayable (the pending rule) or return where the payer goes."""
+    description = clean_text(tenant.payment_description.format(client=bill.client_number))[:30]
     try:
         terms = provider.terms()
     except GatewayError:
         return PseStart(error=UNAVAILABLE)
-    description = clean_text(tenant.payment_description.format(client=bill.client_number))[:30]
     attempt = open_attempt(
         tenant,
         [bill],

@@ -19,7 +19,7 @@ from gaspay.extensions import db
 from gaspay.payments import transitions as T
 from gaspay.payments.models import PaymentAttempt
 from gaspay.payments.providers import GatewayError, GatewayRejected, pse_provider
-from gaspay.payments.services import apply_answer, transition
+from gaspay.payments.services import apply_answer, find_by_transaction_tenant, transition
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import as_utc, utcnow
 
@@ -63,14 +63,15 @@ def check_attempt(
     """Ask the gateway about one attempt and apply a definite answer. True if it moved."""
     provider = pse_provider(tenant)
     txn_id = txn_id or attempt.gateway_txn_id
+    reference = attempt.reference
     db.session.rollback()  # no transaction open across the gateway call
     if txn_id:
         answer = provider.status(txn_id)
-        if answer.reference != attempt.reference:
-            log.warning("transaction %s is not for %s: ignored", txn_id, attempt.reference)
+        if answer.reference != reference:
+            log.warning("transaction %s is not for %s: ignored", txn_id, reference)
             return False
         return apply_answer(attempt, answer, source)
-    answers = provider.find(attempt.reference)
+    answers = provider.find(reference)
     if answers:
         moved = False
         for answer in answers:
@@ -88,7 +89,12 @@ def check_attempt(
 def refresh_for_payer(tenant: Tenant, attempt: PaymentAttempt, txn_id: str | None) -> None:
     """On the payer's return or a status poll: ask the gateway, at most every few seconds."""
     if attempt.is_final:
-        return
+        # A checkout retry may come back with a new transaction under the same reference.
+        if txn_id is None or txn_id == attempt.gateway_txn_id:
+            return
+        known = find_by_transaction_tenant(attempt.tenant, attempt.gateway, txn_id)
+        if known is not None and known.is_final:
+            return
     last = as_utc(attempt.checked_at) if attempt.checked_at else None
     if txn_id is None and last and (utcnow() - last).total_seconds() < PAYER_CHECK_SECONDS:
         return

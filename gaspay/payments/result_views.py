@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, current_app, g, request
+from flask_login import current_user
 
 from gaspay.billing.services import bill_token
 from gaspay.payments import transitions as T
@@ -40,10 +41,16 @@ def result(reference: str):
     attempt = get_attempt(g.tenant, reference)
     if attempt is None:
         abort(404)
+    if attempt.customer_id is not None:  # a customer's receipt is theirs alone
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if current_user.id != attempt.customer_id:
+            abort(404)
     txn_id = request.args.get("id") or None
     if txn_id is not None and len(txn_id) > 64:
         abort(404)
     refresh_for_payer(g.tenant, attempt, txn_id)
+    attempt = get_attempt(g.tenant, reference) or attempt  # a retry may have been approved
     context = {
         "attempt": attempt,
         "words": STATE_WORDS,

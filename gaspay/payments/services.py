@@ -13,7 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.billing.models import PAID, UNPAID, Bill
@@ -54,6 +54,7 @@ class GatewayAnswer:
     bank_name: str | None = None
     payment_method: str | None = None
     message: str | None = None
+    bank_url: str | None = None  # PSE: where the payer authorises the debit, while pending
 
 
 def new_reference() -> str:
@@ -66,11 +67,11 @@ def attempts_query(tenant: Tenant):
 
 
 def get_attempt(tenant: Tenant, reference: str) -> PaymentAttempt | None:
-    """The attempt a payer holds by reference; the newest one when a checkout retried."""
+    """The attempt a payer holds by reference: the approved one, else the newest retry."""
     return db.session.scalars(
         attempts_query(tenant)
         .where(PaymentAttempt.reference == reference)
-        .order_by(PaymentAttempt.id.desc())
+        .order_by(case((PaymentAttempt.status == T.APPROVED, 0), else_=1), PaymentAttempt.id.desc())
     ).first()
 
 
@@ -145,13 +146,7 @@ def _write_transition(
     if new in T.FINAL:
         values.update(finalized_at=now, next_check_at=None)
     if answer is not None:
-        values.update(gateway_status=answer.status, status_message=answer.message)
-        if answer.cus:
-            values["cus"] = answer.cus
-        if answer.bank_name:
-            values["bank_name"] = answer.bank_name
-        if answer.payment_method:
-            values["payment_method"] = answer.payment_method
+        values.update(_answer_details(answer))
     changed = db.session.execute(
         update(PaymentAttempt)
         .where(PaymentAttempt.id == attempt.id, PaymentAttempt.status == attempt.status)
@@ -199,6 +194,8 @@ def transition(
             attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
             new = T.decide(attempt.status, incoming)
             if new is None:
+                if answer is not None and attempt.status in T.LIVE:
+                    _record_details(attempt, answer)
                 if incoming == T.GATEWAY_APPROVED and attempt.status != T.APPROVED:
                     _flag(attempt, f"APPROVED reported after {attempt.status}: revisar cobro")
                 log.info(
@@ -216,6 +213,30 @@ def transition(
                 return True
         # Someone else moved it between our read and write: decide again on the new status.
     return False
+
+
+def _answer_details(answer: GatewayAnswer) -> dict:
+    """What the gateway tells about a transaction besides its status (kept when it says it)."""
+    values = {"gateway_status": answer.status, "status_message": answer.message}
+    for column, value in (
+        ("cus", answer.cus),
+        ("bank_name", answer.bank_name),
+        ("payment_method", answer.payment_method),
+        ("redirect_url", answer.bank_url if answer.status == T.GATEWAY_PENDING else None),
+    ):
+        if value:
+            values[column] = value
+    return values
+
+
+def _record_details(attempt: PaymentAttempt, answer: GatewayAnswer) -> None:
+    """A still-pending answer moves nothing, but its CUS and bank are worth keeping."""
+    db.session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.id == attempt.id, PaymentAttempt.status == attempt.status)
+        .values(updated_at=utcnow(), **_answer_details(answer))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _flag(attempt: PaymentAttempt, reason: str) -> None:

@@ -1,0 +1,100 @@
+"""A customer's billing notices ("Mis avisos de cobro") and payments ("Mis pagos").
+
+A notice is one of the tenant's bills whose client number is linked to the customer. Every query
+here filters by the tenant *and* by the customer's client numbers, so another customer's or
+another tenant's bill is simply not found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import false, select
+
+from gaspay.accounts.models import Customer
+from gaspay.billing.models import UNPAID, Bill
+from gaspay.extensions import db
+from gaspay.payments.models import PaymentAttempt
+from gaspay.payments.services import attempts_query, holds_for_bills
+from gaspay.tenancy.config import Tenant
+from gaspay.timeutil import today_in_bogota
+
+PAID = "Pagado"
+PENDING = "Pago pendiente"
+NOT_PAID = "No Pagado"
+STATE_CLASSES = {PAID: "approved", PENDING: "pending", NOT_PAID: "declined"}
+ONLY_UNPAID = "no-pagado"  # the filter's value in the URL (?estado=no-pagado)
+MAX_NOTICES = 120
+MAX_PAYMENTS = 100
+
+
+@dataclass(frozen=True)
+class Notice:
+    bill: Bill
+    state: str  # in the payer's words: "Pagado", "Pago pendiente", "No Pagado"
+    hold: PaymentAttempt | None  # the attempt holding the bill (live or approved)
+    overdue: bool
+    payable: bool  # "No Pagado" and allowed to be paid online now
+
+    @property
+    def state_class(self) -> str:
+        return STATE_CLASSES[self.state]
+
+
+def notices_query(tenant: Tenant, customer: Customer):
+    """The only way into a customer's notices: tenant and linked client numbers."""
+    if customer.tenant != tenant.slug:
+        return select(Bill).where(false())  # defensive: never another tenant's
+    return select(Bill).where(
+        Bill.tenant == tenant.slug, Bill.client_number.in_(customer.client_numbers)
+    )
+
+
+def _notices(tenant: Tenant, bills: list[Bill]) -> list[Notice]:
+    holds = holds_for_bills(tenant, [b.id for b in bills])
+    today = today_in_bogota()
+    result = []
+    for bill in bills:
+        hold = holds.get(bill.id)
+        overdue = bill.state == UNPAID and bill.is_overdue(today)
+        if bill.state != UNPAID:
+            state = PAID
+        elif hold is not None:
+            state = PENDING
+        else:
+            state = NOT_PAID
+        payable = state == NOT_PAID and (tenant.pay_overdue or not overdue)
+        result.append(Notice(bill, state, hold, overdue, payable))
+    return result
+
+
+def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
+    """The customer's notices across their client numbers, newest first."""
+    bills = db.session.scalars(
+        notices_query(tenant, customer)
+        .order_by(Bill.due_on.desc(), Bill.id.desc())
+        .limit(MAX_NOTICES)
+    ).all()
+    notices = _notices(tenant, list(bills))
+    if only_unpaid:
+        notices = [n for n in notices if n.state == NOT_PAID]
+    return notices
+
+
+def get_notice(tenant: Tenant, customer: Customer, bill_id: int) -> Notice | None:
+    bill = db.session.scalars(notices_query(tenant, customer).where(Bill.id == bill_id)).first()
+    return _notices(tenant, [bill])[0] if bill is not None else None
+
+
+def customer_payments(tenant: Tenant, customer: Customer) -> list[PaymentAttempt]:
+    """Every attempt the customer made in this tenant, newest first (retries included)."""
+    if customer.tenant != tenant.slug:
+        return []
+    return list(
+        db.session.scalars(
+            attempts_query(tenant)
+            .where(PaymentAttempt.customer_id == customer.id)
+            .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc())
+            .limit(MAX_PAYMENTS)
+        )
+    )

@@ -1,0 +1,134 @@
+"""Hosted checkout: the signed browser form that takes a payer to the gateway's own pages.
+
+For Wompi this is the Web Checkout (docs/wompi.md): a GET form to ``checkout_url`` with
+``public-key``, ``currency``, ``amount-in-cents``, ``reference``, ``signature:integrity``,
+``expiration-time``, ``redirect-url`` and the customer's data. Everything comes from the
+attempt recorded before the payer leaves; the integrity secret only ever signs on the server.
+
+The expiry is derived from the attempt's creation time, so showing the form again for the same
+attempt gives the very same fields and signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from gaspay.gateways.wompi import integrity_signature
+from gaspay.payments import transitions as T
+from gaspay.payments.models import PaymentAttempt
+from gaspay.tenancy.config import Tenant
+from gaspay.timeutil import as_utc, utcnow
+
+CHECKOUT_MINUTES = 30
+PHONE_PREFIX = "+57"
+MOBILE = re.compile(r"^3\d{9}$")
+# Gateways a customer can choose as "método de pago", with the words the payer reads.
+METHODS = {"wompi": "Wompi: tarjeta débito o crédito, PSE, Nequi y otros medios"}
+
+
+@dataclass(frozen=True)
+class Payer:
+    email: str
+    full_name: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class HostedCheckout:
+    action: str
+    method: str  # always "get": Wompi refuses a POSTed checkout form
+    fields: tuple[tuple[str, str], ...]
+    expires_at: dt.datetime
+
+    def field(self, name: str) -> str | None:
+        return dict(self.fields).get(name)
+
+
+def payment_methods(tenant: Tenant) -> list[tuple[str, str]]:
+    """The tenant's configured gateways that have a hosted checkout, as form choices."""
+    return [(name, METHODS[name]) for name in tenant.gateways if name in METHODS]
+
+
+def expires_at(attempt: PaymentAttempt) -> dt.datetime:
+    return as_utc(attempt.created_at) + dt.timedelta(minutes=CHECKOUT_MINUTES)
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """ISO 8601 UTC with milliseconds and Z, as Wompi writes it: `2026-11-22T20:28:50.000Z`."""
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def resumable(attempt: PaymentAttempt, customer) -> bool:
+    """May this customer be sent to the hosted checkout for this attempt (again)?
+
+    Only while nothing has happened at the gateway yet as far as we know: recorded, no
+    transaction, this customer's own, and the checkout has not expired.
+    """
+    return (
+        attempt.gateway in METHODS
+        and attempt.status == T.CREATED
+        and attempt.gateway_txn_id is None
+        and attempt.retry_of_id is None
+        and getattr(customer, "is_authenticated", False)
+        and attempt.customer_id == customer.id
+        and utcnow() < expires_at(attempt)
+    )
+
+
+def _vat_cents(attempt: PaymentAttempt) -> int:
+    """The VAT inside the amount, when every bill is paid in full (informative for Wompi)."""
+    total = 0
+    for link in attempt.bills:
+        if link.amount_cents != link.bill.amount_cents:
+            return 0
+        total += link.bill.vat_cents or 0
+    return total
+
+
+def wompi_checkout(
+    tenant: Tenant, attempt: PaymentAttempt, *, redirect_url: str, payer: Payer
+) -> HostedCheckout:
+    account = tenant.wompi
+    if account is None or attempt.currency != "COP":
+        raise ValueError(f"attempt {attempt.reference} cannot go to Wompi's Web Checkout")
+    amount = int(attempt.amount_cents)
+    expiry = expires_at(attempt)
+    expiration = iso_utc(expiry)
+    signature = integrity_signature(
+        attempt.reference, amount, attempt.currency, account.integrity_secret, expiration
+    )
+    fields = [
+        ("public-key", account.public_key),
+        ("currency", attempt.currency),
+        ("amount-in-cents", str(amount)),
+        ("reference", attempt.reference),
+        ("signature:integrity", signature),
+        ("expiration-time", expiration),
+        ("redirect-url", redirect_url),
+    ]
+    vat = _vat_cents(attempt)
+    if vat > 0:
+        fields.append(("tax-in-cents:vat", str(vat)))
+    fields.append(("customer-data:email", payer.email))
+    if payer.full_name:
+        fields.append(("customer-data:full-name", payer.full_name[:120]))
+    phone = re.sub(r"\D", "", payer.phone or "")
+    if MOBILE.match(phone):
+        fields += [
+            ("customer-data:phone-number", phone),
+            ("customer-data:phone-number-prefix", PHONE_PREFIX),
+        ]
+    return HostedCheckout(account.checkout_url, "get", tuple(fields), expiry)
+
+
+BUILDERS = {"wompi": wompi_checkout}
+
+
+def hosted_checkout(
+    tenant: Tenant, attempt: PaymentAttempt, *, redirect_url: str, payer: Payer
+) -> HostedCheckout:
+    """The form for the attempt's gateway."""
+    return BUILDERS[attempt.gateway](tenant, attempt, redirect_url=redirect_url, payer=payer)
