@@ -141,7 +141,7 @@ def test_second_transaction_under_one_reference_gets_its_own_row(app, make_bill,
     )
     services.apply_answer(first, answer(first, "DECLINED", txn_id="T-1"), "event")
     assert services.apply_answer(first, answer(first, "APPROVED", txn_id="T-2"), "event")
-    retry = services.find_by_transaction(interservicios, "wompi", "T-2")
+    retry = services.find_by_transaction_tenant("interservicios", "wompi", "T-2")
     assert retry.retry_of_id == first.id and retry.status == T.APPROVED
     assert reload(first).status == T.DECLINED
     db.session.refresh(bill)

@@ -314,7 +314,7 @@ def test_create_pse_does_not_send_the_ip_unless_a_documented_field_is_set(
     client.create_pse_transaction(**PSE_ARGS, ip_address="190.24.1.7")
     assert "190.24.1.7" not in rsps.calls[0].request.body.decode()
 
-    monkeypatch.setattr(wompi, "PSE_IP_FIELD", ("customer_data", "ip"))
+    monkeypatch.setattr(wompi.client, "PSE_IP_FIELD", ("customer_data", "ip"))
     client.create_pse_transaction(**PSE_ARGS, ip_address="190.24.1.7")
     assert json.loads(rsps.calls[1].request.body)["customer_data"]["ip"] == "190.24.1.7"
 

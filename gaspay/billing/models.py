@@ -12,7 +12,6 @@ from gaspay.timeutil import utcnow
 
 UNPAID = "unpaid"
 PAID = "paid"
-BILL_STATES = (UNPAID, PAID)
 
 
 class Bill(db.Model):

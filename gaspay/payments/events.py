@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
@@ -81,13 +81,3 @@ def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
         outcome = "duplicate"
     log.info("wompi event for %s: %s", tenant.slug, outcome)
     return outcome
-
-
-def events_for(tenant: Tenant, txn_id: str) -> list[GatewayEvent]:
-    return list(
-        db.session.scalars(
-            select(GatewayEvent).where(
-                GatewayEvent.tenant == tenant.slug, GatewayEvent.gateway_txn_id == txn_id
-            )
-        )
-    )

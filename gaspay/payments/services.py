@@ -285,14 +285,6 @@ def bind_transaction(attempt: PaymentAttempt, txn_id: str) -> PaymentAttempt | N
     return None
 
 
-def find_by_transaction(tenant: Tenant, gateway: str, txn_id: str) -> PaymentAttempt | None:
-    return db.session.scalars(
-        attempts_query(tenant).where(
-            PaymentAttempt.gateway == gateway, PaymentAttempt.gateway_txn_id == txn_id
-        )
-    ).first()
-
-
 def open_retry_attempt(original: PaymentAttempt, answer: GatewayAnswer) -> PaymentAttempt | None:
     """A checkout retry made another gateway transaction under the same reference.
 

@@ -44,7 +44,3 @@ def register_tenants(app: Flask) -> None:
     app.extensions["gaspay.tenants"] = {t.slug: t for t in tenants}
     for tenant in tenants:
         app.register_blueprint(build_tenant_blueprint(tenant))
-
-
-def get_tenant(app: Flask, slug: str) -> Tenant | None:
-    return app.extensions["gaspay.tenants"].get(slug)

@@ -1,56 +1,28 @@
-"""Wompi (Colombia) HTTP client: acceptance tokens, PSE banks, PSE transactions, events.
-
-A pure client: it imports nothing from Flask or the rest of gaspay, takes plain values and
-returns plain values or frozen dataclasses. Facts come from ``docs/wompi.md`` (field names, URLs,
-formulas); where public sources disagree or say nothing, the choice is a named constant here so
-it can change in one place.
-
-Error model (reliability promises 4 and 5):
-
-* ``GatewayUnavailable``: the outcome is UNKNOWN. Timeouts, connection errors, 5xx, 409, an
-  answer that is not the JSON we expect, or a definite-looking 4xx that follows an earlier failed
-  try of the same POST (the first try may have created the transaction). The caller must leave
-  the attempt pending and let reconciliation resolve it; never mark it failed or paid.
-* ``GatewayRejected``: the gateway definitely refused the request (4xx other than 409).
-  ``NotFound`` is its 404.
-
-Retries happen only on network errors, 409 and 5xx, with exponential backoff and jitter, at most
-``retries`` extra tries. A retried POST sends the very same body (same reference), so the gateway
-refuses a duplicate instead of charging twice.
-
-Secrets (private key, integrity secret, events secret) never appear in logs or exception
-messages; request bodies (personal data) are never logged either.
-"""
+"""The HTTP client: timeouts, bounded retries with jitter, every documented field."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from gaspay.gateways.wompi.errors import GatewayError, GatewayRejected, GatewayUnavailable, NotFound
+from gaspay.gateways.wompi.signatures import integrity_signature
+from gaspay.gateways.wompi.values import (
+    Acceptance,
+    Bank,
+    Transaction,
+    _as_text,
+    _opt_str,
+    _required_str,
+)
+
 log = logging.getLogger(__name__)
-
-#: Final transaction statuses (docs/wompi.md "Transactions").
-FINAL_STATUSES = frozenset({"APPROVED", "DECLINED", "VOIDED", "ERROR"})
-
-#: Keys of ``payment_method.extra`` that may hold the PSE CUS, first match wins. Public
-#: integrations (a Dart SDK's PSE response model, admin UIs labelling it "CUS") show
-#: ``traceability_code``; the others are defensive alternatives. ``ticket_id`` is NOT the CUS
-#: (integrations show it separately as "Ticket ID"), so it is not used here; it stays in ``raw``.
-CUS_KEYS: tuple[str, ...] = ("traceability_code", "cus", "trazability_code")
-
-#: Keys that may hold the bank's name. Not seen in any public PSE answer (UNCONFIRMED): the bank
-#: name usually has to come from our cached bank list by ``financial_institution_code``.
-BANK_NAME_KEYS: tuple[str, ...] = ("bank_name", "financial_institution_name")
 
 #: Where the payer's IP address would go in ``POST /transactions``. Wompi's public docs and every
 #: public integration we found document NO IP field for PSE (docs/pse.md asks to send it, but that
@@ -68,215 +40,6 @@ PLACEHOLDER_BANK_CODES = frozenset({"0", ""})
 _MAX_BACKOFF = 5.0
 _MAX_CONNECT_TIMEOUT = 5.0
 _MIN_POLL_INTERVAL = 0.05
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class GatewayError(Exception):
-    """Base of every Wompi client error."""
-
-
-class GatewayUnavailable(GatewayError):
-    """No definite answer: the outcome is unknown (timeout, network, 5xx, 409, bad JSON)."""
-
-    def __init__(self, message: str, *, status_code: int | None = None):
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class GatewayRejected(GatewayError):
-    """A definite 4xx answer: the gateway refused the request."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        error_type: str | None = None,
-        messages: dict | None = None,
-        reason: str | None = None,
-    ):
-        super().__init__(message)
-        self.status_code = status_code
-        self.error_type = error_type
-        self.messages = messages if messages is not None else {}
-        self.reason = reason
-
-
-class NotFound(GatewayRejected):
-    """404: the gateway does not know this resource."""
-
-
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class Bank:
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Acceptance:
-    """Both presigned tokens of ``GET /merchants/{public_key}`` and their documents."""
-
-    acceptance_token: str
-    permalink: str
-    personal_data_token: str
-    personal_data_permalink: str
-
-
-@dataclass(frozen=True)
-class Transaction:
-    id: str
-    status: str
-    reference: str
-    amount_in_cents: int
-    currency: str
-    payment_method_type: str | None
-    async_payment_url: str | None
-    cus: str | None
-    bank_name: str | None
-    status_message: str | None
-    customer_email: str | None
-    created_at: str | None
-    finalized_at: str | None
-    raw: dict = field(compare=False, repr=False)
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    @classmethod
-    def from_api(cls, data: Any) -> Transaction:
-        """Build from a transaction object (``data`` of an answer, or an event's transaction).
-
-        Raises GatewayUnavailable when a required field is missing or of the wrong type: an
-        answer we cannot read tells us nothing definite.
-        """
-        if not isinstance(data, dict):
-            raise GatewayUnavailable("Wompi transaction is not an object")
-        txn_id = _required_str(data, "id")
-        status = _required_str(data, "status")
-        reference = _required_str(data, "reference")
-        currency = _required_str(data, "currency")
-        amount = _as_int(data.get("amount_in_cents"))
-        if amount is None:
-            raise GatewayUnavailable("Wompi transaction has no integer amount_in_cents")
-        method = data.get("payment_method")
-        method = method if isinstance(method, dict) else {}
-        extra = method.get("extra")
-        extra = extra if isinstance(extra, dict) else {}
-        return cls(
-            id=txn_id,
-            status=status,
-            reference=reference,
-            amount_in_cents=amount,
-            currency=currency,
-            payment_method_type=_opt_str(data.get("payment_method_type"))
-            or _opt_str(method.get("type")),
-            async_payment_url=_http_url(extra.get("async_payment_url")),
-            cus=_first_text(extra, CUS_KEYS),
-            bank_name=_first_text(extra, BANK_NAME_KEYS) or _first_text(method, BANK_NAME_KEYS),
-            status_message=_opt_str(data.get("status_message")),
-            customer_email=_opt_str(data.get("customer_email")),
-            created_at=_opt_str(data.get("created_at")),
-            finalized_at=_opt_str(data.get("finalized_at")),
-            raw=data,
-        )
-
-
-# --------------------------------------------------------------------------- signatures
-
-
-def integrity_signature(
-    reference: str,
-    amount_in_cents: int,
-    currency: str,
-    secret: str,
-    expiration_time: str | None = None,
-) -> str:
-    """``sha256_hex(reference + amount + currency [+ expiration_time] + secret)``, lowercase.
-
-    Plain concatenation, SHA-256 (not HMAC). Server side only. An empty secret, or an amount that
-    is not an integer (``str(1800000.0)`` would sign the wrong text), is a programming error.
-    """
-    if not secret:
-        raise ValueError("integrity secret is empty")
-    if isinstance(amount_in_cents, bool) or not isinstance(amount_in_cents, int):
-        raise ValueError("amount_in_cents must be an integer")
-    text = f"{reference}{amount_in_cents}{currency}{expiration_time or ''}{secret}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def event_checksum(event: Any, secret: str) -> str | None:
-    """The checksum an event should carry, or None when it cannot be computed.
-
-    ``sha256_hex(concat(str(data.<p>) for p in signature.properties) + str(timestamp) + secret)``.
-    None for a malformed event: missing ``signature``/``properties``/``timestamp``/``data``,
-    properties not a non-empty list of strings, a property path that is not found, or a value
-    that is not a string or an integer (its text would be ambiguous across languages: None,
-    booleans, floats, objects). None as well for an empty secret.
-    """
-    if not secret or not isinstance(secret, str) or not isinstance(event, dict):
-        return None
-    signature = event.get("signature")
-    data = event.get("data")
-    if not isinstance(signature, dict) or not isinstance(data, dict):
-        return None
-    properties = signature.get("properties")
-    if not isinstance(properties, list) or not properties:
-        return None
-    timestamp = _as_text(event.get("timestamp"))
-    if timestamp is None:
-        return None
-    parts: list[str] = []
-    for path in properties:
-        if not isinstance(path, str) or not path:
-            return None
-        node: Any = data
-        for key in path.split("."):
-            if not isinstance(node, dict) or key not in node:
-                return None
-            node = node[key]
-        text = _as_text(node)
-        if text is None:
-            return None
-        parts.append(text)
-    payload = "".join(parts) + timestamp + secret
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def verify_event(event: Any, secret: str | None, header_checksum: str | None = None) -> bool:
-    """True only for a well-formed event whose checksum matches.
-
-    Fails closed: an empty or missing secret rejects everything. The body's
-    ``signature.checksum`` and the ``X-Event-Checksum`` header (pass it as ``header_checksum``;
-    None or blank means absent) are compared case-insensitively in constant time; at least one
-    must be present and every one present must match.
-    """
-    if not secret or not isinstance(secret, str):
-        return False
-    expected = event_checksum(event, secret)
-    if expected is None:
-        return False
-    candidates: list[str] = []
-    body_checksum = event["signature"].get("checksum")
-    if body_checksum is not None:
-        if not isinstance(body_checksum, str):
-            return False
-        candidates.append(body_checksum)
-    if header_checksum is not None:
-        if not isinstance(header_checksum, str):
-            return False
-        if header_checksum.strip():
-            candidates.append(header_checksum)
-    if not candidates:
-        return False
-    wanted = expected.encode("ascii")
-    results = [hmac.compare_digest(c.strip().lower().encode("utf-8"), wanted) for c in candidates]
-    return all(results)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -641,50 +404,3 @@ def _rejection(response: requests.Response, label: str) -> GatewayRejected:
         messages=messages,
         reason=reason,
     )
-
-
-def _required_str(data: dict, key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise GatewayUnavailable(f"Wompi answer lacks a text '{key}'")
-    return value
-
-
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _as_text(value: Any) -> str | None:
-    """Text of a string or an integer; None for anything else (None, bool, float, object)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str | int):
-        return str(value)
-    return None
-
-
-def _first_text(source: dict, keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        text = _as_text(source.get(key))
-        if text is not None and text.strip():
-            return text.strip()
-    return None
-
-
-def _http_url(value: Any) -> str | None:
-    """An http(s) URL to send the browser to, or None (never ``javascript:`` and the like)."""
-    text = _opt_str(value)
-    if text is None:
-        return None
-    text = text.strip()
-    return text if text.lower().startswith(("https://", "http://")) else None
