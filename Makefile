@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,8 +55,20 @@ test-postgres: setup
 	  $(BIN)/pytest -m "not browser"; \
 	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
 
-bench: setup
+## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite).
+bench: setup wrk
+	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install -q py-spy
 	$(BIN)/python bench/import_bills.py
+	$(BIN)/python bench/http_bench.py
+
+## A short smoke run of the HTTP benchmark (bench/out/BENCHMARKS-quick.md).
+bench-quick: setup wrk
+	$(BIN)/python bench/http_bench.py --quick
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian wrk for the HTTP benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts

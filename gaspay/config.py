@@ -35,7 +35,7 @@ def default_settings(app: Flask) -> dict:
         "SANDBOX_BASE_URL": f"http://127.0.0.1:{port}",
         "SANDBOX_EVENT_DELAY_SECONDS": 0.5,
         "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": False,  # each header costs storage round trips
         "LOOKUP_RATE_LIMIT": "30 per minute;300 per hour",
         "LOOKUP_TARGET_RATE_LIMIT": "20 per minute",
         "PAY_RATE_LIMIT": "10 per minute",

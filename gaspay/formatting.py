@@ -5,24 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import parse_pattern
 
 from gaspay.timeutil import BOGOTA, as_utc
 
 LOCALE = "es_CO"
+_LOCALE = Locale.parse(LOCALE)
+_WHOLE = parse_pattern("¤ #,##0")  # parsed once: pages format many amounts
+_CENTS = parse_pattern("¤ #,##0.00")
 
 
 def money(cents: int, currency: str = "COP") -> str:
     """Whole pesos without decimals; centavos only when a bill really has them."""
-    pattern = "¤ #,##0" if cents % 100 == 0 else "¤ #,##0.00"
-    return format_currency(
-        Decimal(cents) / 100 if cents % 100 else cents // 100,
-        currency,
-        format=pattern,
-        locale=LOCALE,
-        currency_digits=False,
-    )
+    if cents % 100:
+        return _CENTS.apply(Decimal(cents) / 100, _LOCALE, currency=currency, currency_digits=False)
+    return _WHOLE.apply(cents // 100, _LOCALE, currency=currency, currency_digits=False)
 
 
 def date(value: dt.date | dt.datetime | None) -> str:

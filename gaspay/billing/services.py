@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from gaspay.billing.models import UNPAID, Bill
 from gaspay.billing.numbers import normalise_number
@@ -44,9 +44,16 @@ def lookup_bills(tenant: Tenant, raw_number: str) -> Lookup:
     Raises InvalidNumber when the text cannot be a number at all.
     """
     number = normalise_number(raw_number)
+    # The tenant sits inside each branch so that SQLite, too, uses both indexes
+    # (tenant, client_number) and (tenant, payment_reference) instead of scanning the tenant.
     rows = db.session.scalars(
-        bills_query(tenant)
-        .where(or_(Bill.client_number == number, Bill.payment_reference == number))
+        select(Bill)
+        .where(
+            or_(
+                and_(Bill.tenant == tenant.slug, Bill.client_number == number),
+                and_(Bill.tenant == tenant.slug, Bill.payment_reference == number),
+            )
+        )
         .order_by(Bill.state.desc(), Bill.due_on, Bill.id)
         .limit(MAX_BILLS_SHOWN)
     ).all()

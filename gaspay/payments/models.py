@@ -35,6 +35,7 @@ class PaymentAttempt(db.Model):
     __tablename__ = "payment_attempts"
     __table_args__ = (
         Index("ix_payment_attempts_tenant_reference", "tenant", "reference"),
+        Index("ix_payment_attempts_tenant_txn", "tenant", "gateway_txn_id"),
         UniqueConstraint(
             "tenant", "gateway", "gateway_txn_id", name="uq_payment_attempts_gateway_txn"
         ),
@@ -84,7 +85,7 @@ class PaymentAttempt(db.Model):
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment_attempts.id"))
 
     bills: Mapped[list[AttemptBill]] = relationship(
-        back_populates="attempt", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="attempt", cascade="all, delete-orphan"
     )
 
     @property
