@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk audit clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ test-postgres: setup
 	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
 
 ## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite).
+AUDIT_VENV := .venv-audit
+
+$(AUDIT_VENV)/.installed:
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AUDIT_VENV)/bin/python -m pip install -q 'bandit>=1.8,<2' 'pip-audit>=2.7,<3' 'wapiti3>=3.2,<3.3'
+	touch $@
+
+## Scanners: bandit, pip-audit, and wapiti against a live 127.0.0.1 portal (bounded; about a minute).
+audit: setup $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python tests/security/audit.py
+
 bench: setup wrk
 	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install -q py-spy
 	$(BIN)/python bench/import_bills.py

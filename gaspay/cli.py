@@ -44,6 +44,10 @@ def demo_load() -> None:
     """Load the demo bills and customer (idempotent: safe to run on every start)."""
     from gaspay.demo import load_demo
 
+    if current_app.config.get("PRODUCTION"):
+        raise click.ClickException(
+            "demo data is for development only: refused with GASPAY_ENV=production"
+        )
     tenants = set(current_app.extensions["gaspay.tenants"])
     for report in load_demo(current_app.instance_path, tenants):
         click.echo(report.summary())

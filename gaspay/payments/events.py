@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
@@ -32,12 +32,26 @@ def _find_attempt(tenant: Tenant, txn_id: str, reference: str) -> PaymentAttempt
     ).first()
 
 
+def _already_recorded(tenant: Tenant, event_key: str) -> bool:
+    """Wompi signs only some fields: a replayed copy with others changed must not be applied."""
+    found = db.session.scalar(
+        select(GatewayEvent.id).where(
+            GatewayEvent.tenant == tenant.slug, GatewayEvent.event_key == event_key
+        )
+    )
+    db.session.rollback()  # services start from a clean session
+    return found is not None
+
+
 def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
     """Apply one verified Wompi event; returns what happened (for the log and the audit row).
 
     The transition itself is idempotent (compare-and-set), so a duplicate delivery changes
     nothing; the event row, unique per (tenant, key), records each authentic event once.
     """
+    if _already_recorded(tenant, event_key):
+        log.info("wompi event for %s: duplicate", tenant.slug)
+        return "duplicate"
     outcome = "ignored"
     answer = None
     if event.get("event") == "transaction.updated":

@@ -18,6 +18,7 @@ MAX_EVENT_BYTES = 64 * 1024
 @csrf.exempt
 def wompi_event():
     tenant = g.tenant
+    request.max_content_length = MAX_EVENT_BYTES  # a chunked body too: 413 past the limit
     if tenant.wompi is None or (request.content_length or 0) > MAX_EVENT_BYTES:
         return {"error": "rejected"}, 400
     try:
