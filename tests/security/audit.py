@@ -382,8 +382,12 @@ class Portal:
 
     def prepare(self) -> None:
         flask = [str(APP_BIN / "flask"), "--app", "gaspay"]
+        # The demo data is refused in production (it publishes a login): the production
+        # portal's database is filled by a development-profile run of the same commands.
+        env = {k: v for k, v in self.env.items() if k != "GASPAY_ENV"}
+        env["GASPAY_SANDBOX"] = "true"
         for args in (["db", "upgrade"], ["demo", "load"]):
-            out = run([*flask, *args], timeout=180, cwd=ROOT, env=self.env)
+            out = run([*flask, *args], timeout=180, cwd=ROOT, env=env)
             if out.returncode != 0:
                 raise RuntimeError(f"flask {' '.join(args)} failed:\n{out.stderr[-2000:]}")
 
