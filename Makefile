@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk audit clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk audit quality clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,5 +82,13 @@ wrk:
 	  echo "installing Debian wrk for the HTTP benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+## Lighthouse (mobile) on the payer's main pages -> docs/QUALITY.md (Node's lighthouse, Debian's Chromium).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+quality: setup chromium node_modules/.installed
+	CHROME_PATH=$(CHROMIUM) $(BIN)/python tests/quality/lighthouse.py $(QUALITY_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts node_modules

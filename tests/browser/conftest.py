@@ -3,6 +3,7 @@
 - `live_server` (module): `create_app` with the local gateway emulator at the same address, served
   by werkzeug in a daemon thread; the sandbox sends its signed events to the app over HTTP.
 - `fresh_data` (autouse): empty tables, empty emulator, the Insesp demo bills.
+- `customer`: adds Interservicios' demo notices and its demo customer (who logs in).
 - `js` runs every test twice: JavaScript on (htmx) and off (plain forms).
 - `phones`: opens phone contexts (360x800, touch, Android Chrome, es-CO); each step's full-page
   screenshot goes to test-artifacts/screenshots/<test>-<mode>-<step>.png. Console errors (CSP
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -33,7 +35,8 @@ from playwright.sync_api import (
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gaspay import create_app
-from gaspay.demo import load_demo
+from gaspay.accounts.services import ensure_demo_customer
+from gaspay.demo import DEMO_CUSTOMER, load_demo
 from gaspay.extensions import db
 from gaspay.sandbox import store, wait_for_events
 from tests.conftest import ROOT, _empty_tables, base_config
@@ -47,6 +50,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # No DNS look-ups but 127.0.0.1: Chromium would otherwise resolve Google hosts at start.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 ANDROID_CHROME = (
     "Mozilla/5.0 (Linux; Android 13; SM-A145M) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -65,6 +70,7 @@ PHONE = {
 STEP_TIMEOUT_MS = 10_000
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 LOCAL_HOST = "127.0.0.1"
+BAD_STATUS = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
 
 log = logging.getLogger("tests.browser.server")
 
@@ -146,6 +152,17 @@ def fresh_data(live_server):
     assert wait_for_events(10), "a sandbox event was still being sent at the end of the test"
 
 
+@pytest.fixture
+def customer(live_server) -> dict:
+    """Interservicios' demo notices and customer (one "Pagado", two "No Pagado" notices)."""
+    app = live_server.app
+    with app.app_context():
+        load_demo(str(live_server.demo_dir), {"interservicios"})
+        ensure_demo_customer()
+        db.session.remove()
+    return DEMO_CUSTOMER
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
@@ -179,11 +196,21 @@ class Watch:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
+    # (status, path pattern): error statuses a test asked for, e.g. a form answered with 422.
+    expected_statuses: list[tuple[int, re.Pattern]] = field(default_factory=list)
+
+    def expected(self, text: str, where: str) -> bool:
+        """Chromium logs every 4xx/5xx response, pages included: is this one on purpose?"""
+        found = BAD_STATUS.match(text)
+        if found is None:
+            return False
+        status, path = int(found.group(1)), urlsplit(where).path
+        return any(status == s and pattern.search(path) for s, pattern in self.expected_statuses)
 
     def attach(self, context: BrowserContext, who: str) -> None:
         def on_console(message: ConsoleMessage) -> None:
             where = message.location.get("url", "")
-            if message.type == "error":
+            if message.type == "error" and not self.expected(message.text, where):
                 self.console_errors.append(f"[{who}] {message.text} ({where})")
 
         def on_request(request) -> None:
@@ -261,6 +288,10 @@ class Phones:
         phone = Phone(context, f"{self.test}-{self.mode}", who, self._counter)
         self.opened.append(phone)
         return phone
+
+    def allow_status(self, status: int, path: str) -> None:
+        """The test expects `status` from pages whose path matches `path` (a regex)."""
+        self.watch.expected_statuses.append((status, re.compile(path)))
 
     def assert_clean(self) -> None:
         problems = self.watch.problems()
