@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import update
 
 from gaspay.accounts import recaptcha
+from gaspay.accounts.mail import wait_for_mail
 from gaspay.accounts.models import Customer, PasswordReset
 from gaspay.accounts.services import MAX_FAILURES, create_customer, create_reset, link_client
 from gaspay.extensions import db
@@ -428,6 +429,7 @@ def smtp(client, monkeypatch):
 
 def test_reset_mail_goes_through_smtp_when_configured(client, customer, smtp):
     assert forgot(client).status_code == 200
+    assert wait_for_mail()
     [(calls, message)] = smtp.sent
     assert calls == [
         ("connect", "smtp.example.co", 587, 10),
@@ -442,7 +444,35 @@ def test_smtp_failure_still_answers_the_same(client, customer, smtp, caplog):
     smtp.fail = True
     response = forgot(client)
     assert response.status_code == 200 and "Si el correo está registrado" in response.text
+    assert wait_for_mail()
     assert "not sent" in caplog.text
+
+
+def test_a_slow_mail_server_does_not_tell_customers_from_strangers(client, customer, smtp):
+    """The reset answer does not wait for SMTP: it takes as long for a customer's e-mail (a
+    message goes out) as for an unknown one (none does), however slow the mail server is."""
+    delay = 0.6
+    slow_send = smtp.send_message
+
+    def send_slowly(self, message):
+        time.sleep(delay)
+        slow_send(self, message)
+
+    smtp.send_message = send_slowly
+    try:
+        forgot(client, "nadie@correo.test")  # warm up the view
+        timings = {}
+        for who, address in (("customer", EMAIL), ("stranger", "nadie@correo.test")):
+            started = time.monotonic()
+            response = forgot(client, address)
+            timings[who] = time.monotonic() - started
+            assert response.status_code == 200 and "Si el correo está registrado" in response.text
+        assert timings["customer"] < delay / 2, timings
+        assert abs(timings["customer"] - timings["stranger"]) < delay / 2, timings
+        assert wait_for_mail()
+        assert [m["To"] for _, m in smtp.sent] == [EMAIL]
+    finally:
+        smtp.send_message = slow_send
 
 
 # --- reCAPTCHA ------------------------------------------------------------------------------

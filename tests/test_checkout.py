@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 from sqlalchemy import select, update
 
@@ -379,6 +380,37 @@ def test_coming_back_later_asks_the_gateway_before_offering_the_form(
     response = client.get(f"{BASE}/pagos/{attempt.reference}/continuar")
     assert response.status_code == 303
     assert attempts()[0].status == T.PENDING
+
+
+GATEWAY_FAULTS = {
+    "timeout": {"body": requests.exceptions.ReadTimeout("read timed out")},
+    "500": {"status": 500, "json": {"error": "internal"}},
+    "garbage": {"status": 200, "body": "<html>not json</html>"},
+    "close": {"body": requests.exceptions.ConnectionError("connection reset by peer")},
+}
+
+
+@pytest.mark.parametrize("fault", list(GATEWAY_FAULTS))
+def test_coming_back_while_the_gateway_is_down_shows_no_second_form(
+    client, customer, bill, mocked, fault
+):
+    """The payer comes back to the hand-off (browser "back" from Wompi's page) while Wompi does
+    not answer: without its word a second form could charge twice, so none is shown."""
+    attempt, _ = start(client, bill)
+    _age(attempt, 5)
+    mocked.get(f"{fakes.API}/transactions", **GATEWAY_FAULTS[fault])
+    response = client.get(f"{BASE}/pagos/{attempt.reference}/continuar")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "no pudimos confirmar" in html and "Para no cobrarle dos veces" in html
+    assert "signature:integrity" not in html and "checkout.wompi.co" not in html
+    assert len(mocked.calls) >= 1
+    [row] = attempts()
+    assert row.status == T.CREATED  # nothing guessed
+    # Once the gateway answers (nothing under the reference yet), the same form is offered.
+    mocked.replace(responses.GET, f"{fakes.API}/transactions", json={"data": [], "meta": {}})
+    again = client.get(f"{BASE}/pagos/{attempt.reference}/continuar")
+    assert again.status_code == 200 and "signature:integrity" in again.get_data(as_text=True)
 
 
 # --- the return page (?id=) -------------------------------------------------------------------

@@ -82,7 +82,29 @@ def test_bank_step_shows_the_seed_labels_and_bank_list(client, gateway, step_url
     assert options[0] == ("", "A continuación seleccione su banco")
     assert ("1007", "BANCOLOMBIA") in options and ("0", "A continuación...") not in options
     assert "http://sandbox.test/terminos.pdf" in html and "http://sandbox.test/datos.pdf" in html
-    assert 'value="usuario.demo@correo.test"' in html  # prefilled from the bill
+    # Prefilled from the bill, masked as on the bill: a client number is all it takes to get here.
+    assert 'value="us**********@co****.test"' in html and 'value="***2050"' in html
+    assert "usuario.demo@correo.test" not in html and "6472050" not in html
+
+
+def test_masked_prefill_sent_back_unchanged_pays_with_the_bills_contact(client, gateway, step_url):
+    data = form_data(client, step_url, email="us**********@co****.test", telefono="***2050")
+    response = client.post("/insesp/pse/pagar", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    [create] = created_transactions(gateway)
+    body = json.loads(create.request.body)
+    assert body["customer_email"] == "usuario.demo@correo.test"
+    assert body["customer_data"]["phone_number"] == "6472050"
+
+
+def test_a_masked_value_that_is_not_the_bills_is_refused(client, gateway, step_url):
+    data = form_data(client, step_url, email="ot**@co****.test", telefono="***9999")
+    response = client.post("/insesp/pse/pagar", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Escriba su correo electrónico completo, sin asteriscos." in html
+    assert "Escriba un teléfono de 7 a 10 dígitos" in html
+    assert created_transactions(gateway) == []
 
 
 def test_bank_list_is_cached(client, gateway, step_url):
@@ -251,6 +273,25 @@ def test_unknown_creation_outcome_leaves_the_attempt_open(client, gateway, step_
 def test_missing_bank_url_leaves_it_pending_and_says_so(client, gateway, step_url):
     _echo_reference(gateway, url=None)
     response = client.post("/insesp/pse/pagar", data=form_data(client, step_url))
+    attempt = only_attempt()
+    assert attempt.status == T.PENDING and attempt.redirect_url is None
+    result = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "PENDIENTE" in result and "No intente pagar de nuevo" in result
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_refused_bank_link_poll_leaves_it_pending_and_says_so(client, gateway, step_url, status):
+    """The creation went through; the gateway then refuses the status query: the payer reads
+    our pending page (not an error page) and the job asks again later."""
+    _echo_reference(gateway)
+    gateway.replace(
+        responses.GET,
+        f"{fakes.API}/transactions/{TXN}",
+        status=status,
+        json={"error": {"type": "NOT_FOUND_ERROR", "reason": "refused"}},
+    )
+    response = client.post("/insesp/pse/pagar", data=form_data(client, step_url))
+    assert response.status_code == 303
     attempt = only_attempt()
     assert attempt.status == T.PENDING and attempt.redirect_url is None
     result = client.get(response.headers["Location"]).get_data(as_text=True)

@@ -7,10 +7,13 @@ Settings (``GASPAY_`` + name in the environment): ``MAIL_SERVER``, ``MAIL_PORT``
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -20,6 +23,9 @@ from flask import current_app
 from gaspay.timeutil import utcnow
 
 TIMEOUT_SECONDS = 10
+log = logging.getLogger(__name__)
+_in_flight: set[threading.Thread] = set()
+_in_flight_lock = threading.Lock()
 DEFAULT_FROM = "no-responder@localhost"
 
 
@@ -92,3 +98,46 @@ def send_mail(to: str, subject: str, body: str) -> Path | None:
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"SMTP delivery failed: {type(exc).__name__}") from exc
     return None
+
+
+def send_mail_soon(to: str, subject: str, body: str, what: str) -> None:
+    """Like send_mail, but an SMTP delivery happens after the request has been answered.
+
+    The answer then takes as long whether or not a message goes out (no account enumeration by
+    timing), and a slow mail server does not hold the payer. Failures are logged as ``what``.
+    """
+    app = current_app._get_current_object()
+    if not app.config.get("MAIL_SERVER"):
+        _deliver(app, to, subject, body, what)  # a local file: nothing slow to wait for
+        return
+    thread = threading.Thread(
+        target=_deliver, args=(app, to, subject, body, what), name="gaspay-mail", daemon=True
+    )
+    with _in_flight_lock:
+        _in_flight.add(thread)
+    thread.start()
+
+
+def _deliver(app, to: str, subject: str, body: str, what: str) -> None:
+    try:
+        with app.app_context():
+            send_mail(to, subject, body)
+    except (MailError, OSError):
+        log.exception("%s not sent", what)
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(threading.current_thread())
+
+
+def wait_for_mail(timeout: float = 10.0) -> bool:
+    """Waits for the deliveries under way (tests, and a clean shutdown); True if none is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _in_flight_lock:
+            threads = list(_in_flight)
+        if not threads:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        threads[0].join(remaining)

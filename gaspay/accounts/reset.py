@@ -6,7 +6,7 @@ import logging
 
 from flask import current_app, render_template, url_for
 
-from gaspay.accounts.mail import MailError, send_mail
+from gaspay.accounts.mail import send_mail_soon
 from gaspay.accounts.services import RESET_MINUTES, create_reset, find_customer
 from gaspay.tenancy.config import Tenant
 
@@ -41,12 +41,16 @@ def send_reset_link(tenant: Tenant, email: str) -> None:
         return
     token = create_reset(customer)
     try:
-        body = render_template(
-            "accounts/mail/reset.txt",
-            customer=customer,
-            link=reset_link(tenant, token),
-            minutes=RESET_MINUTES,
-        )
-        send_mail(customer.email, f"{tenant.name}: cree una nueva contraseña", body)
-    except (MailError, ResetLinkError, OSError):
+        link = reset_link(tenant, token)
+    except ResetLinkError:
         log.exception("password reset e-mail for customer %s not sent", customer.id)
+        return
+    body = render_template(
+        "accounts/mail/reset.txt", customer=customer, link=link, minutes=RESET_MINUTES
+    )
+    send_mail_soon(
+        customer.email,
+        f"{tenant.name}: cree una nueva contraseña",
+        body,
+        f"password reset e-mail for customer {customer.id}",
+    )

@@ -9,15 +9,17 @@ which shows the form that takes the browser to Wompi. The payer comes back to th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from gaspay.accounts.notice_views import pay_form, render_notice
 from gaspay.accounts.notices import get_notice
-from gaspay.extensions import client_ip, limiter
+from gaspay.extensions import client_ip, db, limiter
 from gaspay.payments.checkout import Payer, hosted_checkout, resumable
-from gaspay.payments.reconcile import refresh_for_payer
+from gaspay.payments.providers import GatewayError
+from gaspay.payments.reconcile import check_attempt
 from gaspay.payments.services import (
     BillBusy,
     BillNotPayable,
@@ -33,6 +35,7 @@ MAX_REFERENCE = 32
 # A hand-off page shown again after this long first asks the gateway whether the payer already
 # paid under this reference (browser "back" from the checkout): no second charge by mistake.
 RECHECK_AFTER = dt.timedelta(seconds=30)
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -103,8 +106,10 @@ def handoff(reference: str):
     if attempt is None or attempt.customer_id != current_user.id:
         abort(404)
     result = tenant_url("payments.result", reference=attempt.reference)
-    if resumable(attempt, current_user) and utcnow() - as_utc(attempt.created_at) > RECHECK_AFTER:
-        refresh_for_payer(g.tenant, attempt, None)
+    shown_before = utcnow() - as_utc(attempt.created_at) > RECHECK_AFTER
+    if resumable(attempt, current_user) and shown_before and not _gateway_has_nothing_live(attempt):
+        # Fail closed: without the gateway's word the form could charge a second time.
+        return render_template("checkout/unconfirmed.html", attempt=attempt), 503
     if not resumable(attempt, current_user):
         return redirect(result, code=303)
     customer = current_user._get_current_object()
@@ -121,3 +126,17 @@ def handoff(reference: str):
         ),
     )
     return render_template("checkout/handoff.html", attempt=attempt, checkout=checkout)
+
+
+def _gateway_has_nothing_live(attempt) -> bool:
+    """Asks the gateway about the reference (a payment begun on its page moves the attempt on).
+
+    False when the gateway gave no definite answer: the form must not be shown again then.
+    """
+    try:
+        check_attempt(g.tenant, attempt, "payer")
+    except GatewayError as exc:
+        log.warning("hand-off of %s: gateway gave no answer (%s)", attempt.reference, exc)
+        return False
+    db.session.refresh(attempt)
+    return True

@@ -101,6 +101,10 @@ class PseForm(FlaskForm):
             raise ValidationError("Escriba solo los números del documento (entre 5 y 15).")
         field.data = value
 
+    def validate_email(self, field):
+        if "*" in (field.data or ""):  # a masked value that is not the bill's own
+            raise ValidationError("Escriba su correo electrónico completo, sin asteriscos.")
+
     def validate_telefono(self, field):
         value = re.sub(r"[\s\-()+]", "", field.data or "")
         if value.startswith("57") and len(value) == 12:

@@ -138,7 +138,8 @@ def start_pse_payment(
     apply_answer(attempt, answer, "payer")
     try:
         answer, bank_url = provider.wait_for_bank_url(answer.txn_id)
-    except GatewayUnavailable:
+    except GatewayError as exc:  # unknown, or refused (401/403/404): the job asks again later
+        log.warning("no bank URL for %s: %s", attempt.reference, exc)
         bank_url = None
     if answer.status != T.GATEWAY_PENDING:
         apply_answer(attempt, answer, "payer")

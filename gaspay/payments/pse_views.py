@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, req
 
 from gaspay.billing.services import bill_from_token
 from gaspay.extensions import client_ip, limiter
+from gaspay.formatting import mask_email, mask_phone
 from gaspay.payments.forms import PseForm
 from gaspay.payments.providers import (
     GatewayError,
@@ -54,6 +55,14 @@ def _prepare(form: PseForm, bill) -> str | None:
     return None
 
 
+def _unmask(form: PseForm, bill) -> None:
+    """The prefilled, masked e-mail and phone, left as they were, mean the bill's own."""
+    if bill.email and (form.email.data or "").strip() == mask_email(bill.email):
+        form.email.data = bill.email
+    if bill.phone and (form.telefono.data or "").strip() == mask_phone(bill.phone):
+        form.telefono.data = bill.phone
+
+
 @bp.get("/pse/pagar", endpoint="start")
 def start():
     bill = _bill_or_404(request.args.get("factura"))
@@ -63,9 +72,11 @@ def start():
     form = PseForm(
         formdata=None,
         factura=request.args.get("factura"),
-        email=bill.email or "",
+        # Whoever knows a client number reaches this step: the bill's contact data stays masked
+        # here as on the bill; the masked value, sent back unchanged, stands for the real one.
+        email=mask_email(bill.email),
         nombre=bill.holder_name,
-        telefono=bill.phone or "",
+        telefono=mask_phone(bill.phone),
         tipo_cliente="0",
         tipo_documento="CC",
     )
@@ -78,6 +89,7 @@ def start():
 def pay():
     form = PseForm()
     bill = _bill_or_404(form.factura.data)
+    _unmask(form, bill)
     error = _prepare(form, bill)
     if error or not form.validate():
         return _render_step(form, bill, error=error, status=422)
