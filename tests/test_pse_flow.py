@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -15,6 +16,7 @@ from gaspay.extensions import db
 from gaspay.payments import services
 from gaspay.payments import transitions as T
 from gaspay.payments.models import BillHold, PaymentAttempt
+from gaspay.timeutil import as_utc, utcnow
 from tests import fakes
 from tests.conftest import csrf_from
 from tests.payments_helpers import answer, pending_attempt
@@ -268,6 +270,26 @@ def test_unknown_creation_outcome_leaves_the_attempt_open(client, gateway, step_
     assert attempt.status == T.CREATED  # never failed or paid on a guess
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/insesp/pagos/{attempt.reference}")
+
+
+@pytest.mark.parametrize("minutes", [7, 9])
+def test_first_check_comes_the_configured_minutes_after_the_redirect(
+    client, app, gateway, step_url, minutes
+):
+    """PlacetoPay's rule (pse.md): the job first asks 7 minutes after the payer left for the
+    bank (RECONCILE_FIRST_DELAY_MINUTES), counted from the redirect, not from the click."""
+    app.config["RECONCILE_FIRST_DELAY_MINUTES"] = minutes
+    _echo_reference(gateway, polls_without_url=2)
+    before = utcnow()
+    response = client.post("/insesp/pse/pagar", data=form_data(client, step_url))
+    after = utcnow()
+    assert response.status_code == 303 and response.headers["Location"] == BANK_URL
+    attempt = only_attempt()
+    redirected = attempt.redirected_at.replace(tzinfo=dt.UTC)
+    assert before <= redirected <= after
+    assert as_utc(attempt.created_at) <= redirected
+    wait = attempt.next_check_at.replace(tzinfo=dt.UTC) - redirected
+    assert wait == dt.timedelta(minutes=minutes)
 
 
 def test_missing_bank_url_leaves_it_pending_and_says_so(client, gateway, step_url):

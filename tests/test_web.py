@@ -15,6 +15,20 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
 
 
+def test_healthz_says_503_when_the_database_is_down(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from gaspay.extensions import db
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", down)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "error", "database": "unreachable"}
+
+
 @pytest.mark.parametrize("path", ["/", "/insesp/", "/insesp/factura", "/no-existe"])
 def test_security_headers_on_every_page(client, path):
     headers = client.get(path).headers

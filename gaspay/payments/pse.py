@@ -144,11 +144,12 @@ def start_pse_payment(
     if answer.status != T.GATEWAY_PENDING:
         apply_answer(attempt, answer, "payer")
     if bank_url:
+        redirected = utcnow()  # the payer leaves for the bank now, after the create and the wait
         schedule_check(
             attempt.id,
-            now + dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"]),
+            redirected + dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"]),
             redirect_url=bank_url,
-            redirected_at=now,
+            redirected_at=redirected,
         )
     else:
         log.warning("no bank URL for %s within the wait", attempt.reference)

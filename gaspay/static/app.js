@@ -2,6 +2,12 @@
 document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) { window.print(); }
 });
+// "Imprimir" needs this file: it stays hidden without JavaScript (the browser's own menu prints).
+function showPrintButtons(root) {
+  root.querySelectorAll("[data-print][hidden]").forEach(function (b) { b.hidden = false; });
+}
+showPrintButtons(document);
+document.addEventListener("htmx:load", function (event) { showPrintButtons(event.detail.elt); });
 // After an htmx swap, move focus to the new content so screen readers and keyboards follow it
 // (polling refreshes, which no click or submit triggers, keep focus where it is).
 document.addEventListener("htmx:afterSwap", function (event) {

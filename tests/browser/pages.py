@@ -51,3 +51,12 @@ def pay_at_checkout(page: Page, card: str) -> None:
     page.get_by_label("Tarjeta de crédito o débito").check()
     page.get_by_label("Número de la tarjeta").fill(card)
     page.get_by_role("button", name=re.compile(r"^Pagar \$")).click()
+
+
+def expect_print_button(page: Page, javascript: bool) -> None:
+    """ "Imprimir" calls window.print(): shown with JavaScript, absent without (no dead button)."""
+    button = page.get_by_role("button", name="Imprimir")
+    if javascript:
+        expect(button).to_be_visible()
+    else:
+        expect(button).to_have_count(0)

@@ -17,6 +17,7 @@ from gaspay.extensions import db
 from gaspay.payments.models import AttemptTransition, GatewayEvent, PaymentAttempt
 from gaspay.sandbox import store, wait_for_events
 from gaspay.timeutil import utcnow
+from tests.browser.pages import expect_print_button
 
 pytestmark = pytest.mark.browser
 
@@ -138,7 +139,7 @@ def test_approved(phones, live_server):
     expect(fact(receipt, "NIT")).to_have_text(tenant.nit)
     expect(fact(receipt, "Banco")).to_have_text(BANK)
     expect(receipt).to_contain_text(tenant.support_phone)
-    expect(payer.page.get_by_role("button", name="Imprimir")).to_be_visible()
+    expect_print_button(payer.page, phones.javascript)
     payer.shot("aprobada")
 
     second, result = look_up_again(phones, "otro-pagador")
@@ -229,7 +230,7 @@ def test_pending(phones, live_server):
         expect(fact(receipt, "Estado")).to_have_text("Aprobada", timeout=POLL_TIMEOUT_MS)
         expect(receipt.locator(".status")).to_have_text("Transacción Aprobada")
         assert payer.page.evaluate("window.__sinRecargar") is True, "the page was reloaded"
-        expect(payer.page.get_by_role("button", name="Imprimir")).to_be_visible()
+        expect_print_button(payer.page, phones.javascript)
         payer.shot("aprobada-sola")
         assert wait_for_events(10)
         _, _, events = _attempt_rows(app)
@@ -262,7 +263,7 @@ def test_pending(phones, live_server):
 
         payer.page.reload()
         receipt = receipt_of(payer, "Aprobada")
-        expect(payer.page.get_by_role("button", name="Imprimir")).to_be_visible()
+        expect_print_button(payer.page, phones.javascript)
         payer.shot("aprobada-job")
 
     third, result = look_up_again(phones, "consulta-final")
