@@ -8,10 +8,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = (16, 64)
 LOOKUP_NUMBERS = 500
-SCENARIOS = ("bare_get", "bare_post", "lookup", "lookup_1m", "notices", "events", "static")
+SCENARIOS = (
+    "bare_get",
+    "bare_post",
+    "query_floor",
+    "lookup",
+    "lookup_1m",
+    "notices",
+    "events",
+    "static",
+)
 LABELS = {
     "bare_get": "bare GET (ceiling)",
     "bare_post": "bare POST (ceiling)",
+    "query_floor": "bare GET + the lookup's query (10 k bills)",
     "lookup": "guest lookup, htmx (10 k bills)",
     "lookup_1m": "guest lookup, htmx (1 M bills)",
     "notices": "customer's notice list",

@@ -168,6 +168,17 @@ def build_scenarios(setup: EngineSetup, routes: dict, workdir: Path):
     scen["bare_post"] = Scenario("bare_post", small, "/_bench/bare", events_file_prefix=prefix)
     scen["bare_post"].events_path = "/_bench/bare"
 
+    # the floor: the bare GET plus the lookup's one query, over the same client numbers
+    numbers = _data.lookup_numbers(small.rows, LOOKUP_NUMBERS)
+    floor_paths = [f"/_bench/query/{guest['slug']}?n={n}" for n in numbers]
+    r = b.request("GET", floor_paths[0])
+    if r.status_code != 200 or r.text != "ok":
+        raise RuntimeError(f"query floor answered {r.status_code}: {r.text[:200]}")
+    scen["query_floor"] = Scenario(
+        "query_floor", small, floor_paths[0], _wrk.script_paths(floor_paths, {})
+    )
+    scen["query_floor"].check = "200, ok (bills found)"
+
     # guest lookup, on both databases
     for name, server in (("lookup", small), ("lookup_1m", large)):
         b = Browser(server.base)

@@ -97,6 +97,24 @@ function request()
 end
 """
 
+CYCLE_PATHS = r"""
+local paths = {{{paths}}}
+local reqs = {{}}
+local i = 0
+
+function init(args)
+  for k, path in ipairs(paths) do
+    reqs[k] = wrk.format("GET", path)
+  end
+  i = ((id or 1) * 7919) % #reqs
+end
+
+function request()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+"""
+
 
 def lua_str(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal for ASCII
@@ -118,6 +136,11 @@ def script_forms(path: str, bodies: list[str], headers: dict[str, str]) -> str:
     return script_get(head) + CYCLE_FORMS.format(
         bodies=", ".join(lua_str(b) for b in bodies), path=lua_str(path)
     )
+
+
+def script_paths(paths: list[str], headers: dict[str, str]) -> str:
+    """GET the paths in turn (each thread from its own starting point)."""
+    return script_get(headers) + CYCLE_PATHS.format(paths=", ".join(lua_str(p) for p in paths))
 
 
 def script_events(

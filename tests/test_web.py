@@ -76,6 +76,14 @@ def test_bench_endpoints_only_when_asked(make_app, database_url):
     assert client.post("/_bench/bare").status_code == 200
 
 
+def test_bench_query_floor_runs_the_lookups_query(make_app, make_bill):
+    make_bill(client="0021053")
+    client = make_app(BENCH_ENDPOINTS=True).test_client()
+    assert client.get("/_bench/query/insesp?n=0021053").text == "ok"
+    assert client.get("/_bench/query/interservicios?n=0021053").text == "none"  # scoped
+    assert client.get("/_bench/query/nadie?n=1").status_code == 404
+
+
 def test_bench_endpoints_refused_in_production(database_url):
     from gaspay import create_app
     from gaspay.config import ConfigError

@@ -3,7 +3,7 @@
 Mounted only when GASPAY_BENCH_ENDPOINTS is true, never in production (start-up refuses it).
 """
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, abort, current_app, request
 
 from gaspay.config import ConfigError
 from gaspay.extensions import csrf
@@ -20,6 +20,19 @@ def bare_get():
 @csrf.exempt
 def bare_post():
     return {"status": "ok"}
+
+
+@bp.get("/query/<slug>")
+def query_floor(slug: str):
+    """The floor of any page that reads a bill: the bare GET plus the guest lookup's own query
+    (``lookup_bills``: one indexed ORM select of up to 24 bills), and nothing else."""
+    from gaspay.billing.services import lookup_bills
+
+    tenant = current_app.extensions["gaspay.tenants"].get(slug)
+    if tenant is None:
+        abort(404)
+    found = lookup_bills(tenant, request.args.get("n", ""))
+    return "ok" if found.found else "none"
 
 
 def register(app: Flask) -> None:
