@@ -52,7 +52,7 @@ test-sqlite: setup
 
 test-postgres: setup
 	@if [ -n "$$GASPAY_TEST_DATABASE_URL" ]; then \
-	  $(BIN)/pytest -m "not browser"; \
+	  $(BIN)/pytest; \
 	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
 
 ## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite).
