@@ -79,32 +79,14 @@ function request()
 end
 """
 
-CYCLE_FORMS = r"""
-local bodies = {{{bodies}}}
+CYCLE_REQUESTS = r"""
+local items = {{{items}}}
 local reqs = {{}}
 local i = 0
 
 function init(args)
-  for k, body in ipairs(bodies) do
-    reqs[k] = wrk.format("POST", {path}, nil, body)
-  end
-  i = ((id or 1) * 7919) % #reqs
-end
-
-function request()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-"""
-
-CYCLE_PATHS = r"""
-local paths = {{{paths}}}
-local reqs = {{}}
-local i = 0
-
-function init(args)
-  for k, path in ipairs(paths) do
-    reqs[k] = wrk.format("GET", path)
+  for k, item in ipairs(items) do
+    reqs[k] = wrk.format(item[1], item[2], nil, item[3])
   end
   i = ((id or 1) * 7919) % #reqs
 end
@@ -130,17 +112,24 @@ def script_get(headers: dict[str, str]) -> str:
     )
 
 
-def script_forms(path: str, bodies: list[str], headers: dict[str, str]) -> str:
-    """POST form bodies in turn (each thread from its own starting point)."""
-    head = {"Content-Type": "application/x-www-form-urlencoded", **headers}
-    return script_get(head) + CYCLE_FORMS.format(
-        bodies=", ".join(lua_str(b) for b in bodies), path=lua_str(path)
+def _cycle(items: list[tuple[str, str, str | None]]) -> str:
+    """Requests (method, path, body) in turn, each thread from its own starting point."""
+    lua = ", ".join(
+        "{" + ", ".join(lua_str(x) if x is not None else "nil" for x in item) + "}"
+        for item in items
     )
+    return CYCLE_REQUESTS.format(items=lua)
+
+
+def script_forms(path: str, bodies: list[str], headers: dict[str, str]) -> str:
+    """POST form bodies in turn."""
+    head = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    return script_get(head) + _cycle([("POST", path, body) for body in bodies])
 
 
 def script_paths(paths: list[str], headers: dict[str, str]) -> str:
-    """GET the paths in turn (each thread from its own starting point)."""
-    return script_get(headers) + CYCLE_PATHS.format(paths=", ".join(lua_str(p) for p in paths))
+    """GET the paths in turn."""
+    return script_get(headers) + _cycle([("GET", path, None) for path in paths])
 
 
 def script_events(
