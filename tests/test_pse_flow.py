@@ -99,6 +99,20 @@ def test_masked_prefill_sent_back_unchanged_pays_with_the_bills_contact(client, 
     assert body["customer_data"]["phone_number"] == "6472050"
 
 
+def test_a_form_sent_back_with_errors_never_shows_the_bills_contact(client, gateway, step_url):
+    for email, phone in (
+        ("us**********@co****.test", "***2050"),
+        ("usuario.demo@correo.test", "6472050"),
+    ):
+        data = form_data(client, step_url, email=email, telefono=phone, documento="")
+        response = client.post("/insesp/pse/pagar", data=data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and "Escriba el número de documento del titular" in html
+        assert "usuario.demo@correo.test" not in html and "6472050" not in html
+        assert 'value="us**********@co****.test"' in html and 'value="***2050"' in html
+    assert created_transactions(gateway) == []
+
+
 def test_a_masked_value_that_is_not_the_bills_is_refused(client, gateway, step_url):
     data = form_data(client, step_url, email="ot**@co****.test", telefono="***9999")
     response = client.post("/insesp/pse/pagar", data=data)

@@ -32,6 +32,11 @@ def _bill_or_404(token: str | None):
 
 
 def _render_step(form: PseForm, bill, *, error: str | None = None, status: int = 200):
+    # The bill's own contact data goes back to the page masked, whoever typed it.
+    if bill.email and (form.email.data or "").strip().lower() == bill.email.lower():
+        form.email.data = mask_email(bill.email)
+    if bill.phone and (form.telefono.data or "") == bill.phone:
+        form.telefono.data = mask_phone(bill.phone)
     try:
         terms_links = cached_terms_links(g.tenant)
     except GatewayError:
@@ -73,10 +78,11 @@ def start():
         formdata=None,
         factura=request.args.get("factura"),
         # Whoever knows a client number reaches this step: the bill's contact data stays masked
-        # here as on the bill; the masked value, sent back unchanged, stands for the real one.
-        email=mask_email(bill.email),
+        # here as on the bill (_render_step); the masked value, sent back unchanged, stands for
+        # the real one (_unmask).
+        email=bill.email or "",
         nombre=bill.holder_name,
-        telefono=mask_phone(bill.phone),
+        telefono=bill.phone or "",
         tipo_cliente="0",
         tipo_documento="CC",
     )

@@ -19,12 +19,15 @@ LOCAL_APP_NAME = f"gaspay-integrity-local-{os.getpid()}"
 
 
 def keys(slug: str) -> dict[str, str]:
-    """Explicit, production-shaped keys (no sandbox marker) for each tenant's merchant account."""
+    """Explicit, production-shaped keys (no sandbox marker) for each tenant's merchant account.
+
+    Shaped so that no scan for leaked live keys mistakes them for real ones (``rig-`` after the
+    prefix)."""
     return {
-        "public_key": f"pub_prod_integrity_{slug}",
-        "private_key": f"prv_prod_integrity_{slug}",
-        "integrity_secret": f"prod_integrity_secret_{slug}",
-        "events_secret": f"prod_events_secret_{slug}",
+        "public_key": f"pub_prod_rig-{slug}",
+        "private_key": f"prv_prod_rig-{slug}",
+        "integrity_secret": f"prod_integrity_rig-{slug}",
+        "events_secret": f"prod_events_rig-{slug}",
     }
 
 
