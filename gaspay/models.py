@@ -9,6 +9,7 @@ from gaspay.payments.models import (
     GatewayCache,
     GatewayEvent,
     PaymentAttempt,
+    PaymentReview,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "GatewayEvent",
     "PasswordReset",
     "PaymentAttempt",
+    "PaymentReview",
 ]

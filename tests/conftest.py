@@ -21,6 +21,7 @@ from gaspay.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("GASPAY_TEST_DATABASE_URL")
 TABLES = (
+    "payment_reviews",
     "gateway_events",
     "attempt_transitions",
     "bill_holds",

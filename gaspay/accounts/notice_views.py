@@ -15,7 +15,7 @@ from gaspay.accounts.notices import (
 )
 from gaspay.accounts.views import bp
 from gaspay.payments.checkout import payment_methods, resumable
-from gaspay.payments.result_views import STATE_WORDS
+from gaspay.payments.receipts import STATE_WORDS
 from gaspay.web.templating import render
 
 

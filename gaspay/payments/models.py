@@ -83,6 +83,11 @@ class PaymentAttempt(db.Model):
     checks: Mapped[int] = mapped_column(default=0)
     # A checkout retry under the same reference that produced another gateway transaction.
     retry_of_id: Mapped[int | None] = mapped_column(ForeignKey("payment_attempts.id"))
+    # Where the payer's e-mail came from: "payer" (typed) or "bill" (the holder's, never shown
+    # unmasked to a guest).
+    payer_email_source: Mapped[str] = mapped_column(String(10), default="payer")
+    # When the gateway first answered PENDING-like for this attempt past the company's limit.
+    stuck_flagged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
     bills: Mapped[list[AttemptBill]] = relationship(
         back_populates="attempt", cascade="all, delete-orphan"
@@ -165,3 +170,29 @@ class GatewayEvent(db.Model):
     outcome: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class PaymentReview(db.Model):
+    """One reason staff must look at a payment; open until an administrator resolves it.
+
+    The system writes these (never pays or reverses anything by itself); a resolution records
+    who decided what, and leaves the money state untouched.
+    """
+
+    __tablename__ = "payment_reviews"
+    __table_args__ = (
+        Index("ix_payment_reviews_tenant_open", "tenant", "resolved_at"),
+        Index("ix_payment_reviews_attempt", "attempt_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(32))
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("payment_attempts.id", ondelete="CASCADE"))
+    # mismatch, paid_twice, amount_changed, late_answer, unknown_status, stuck_pending,
+    # create_mismatch, retry_conflict, overpaid
+    kind: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    resolution: Mapped[str | None] = mapped_column(Text)

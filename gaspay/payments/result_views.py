@@ -7,21 +7,13 @@ from flask_login import current_user
 
 from gaspay.billing.services import bill_token
 from gaspay.payments import transitions as T
+from gaspay.payments.receipts import STATE_WORDS
 from gaspay.payments.reconcile import refresh_for_payer
 from gaspay.payments.services import get_attempt, holds_for_bills
 from gaspay.web.templating import render, tenant_url
 
 bp = Blueprint("payments", __name__)
 
-STATE_WORDS = {
-    T.CREATED: "Procesando",
-    T.PENDING: "Pendiente",
-    T.APPROVED: "Aprobada",
-    T.DECLINED: "Rechazada",
-    T.FAILED: "Fallida",
-    T.VOIDED: "Anulada",
-    T.EXPIRED: "Vencida",
-}
 
 
 def retry_url(attempt) -> str | None:

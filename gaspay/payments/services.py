@@ -19,8 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from gaspay.billing.models import PAID, UNPAID, Bill
 from gaspay.db import write_unit
 from gaspay.extensions import db
+from gaspay.payments import effects
 from gaspay.payments import transitions as T
-from gaspay.payments.models import AttemptBill, AttemptTransition, BillHold, PaymentAttempt
+from gaspay.payments.models import (
+    AttemptBill,
+    AttemptTransition,
+    BillHold,
+    PaymentAttempt,
+    PaymentReview,
+)
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import utcnow
 
@@ -239,21 +246,41 @@ def _record_details(attempt: PaymentAttempt, answer: GatewayAnswer) -> None:
     )
 
 
-def _flag(attempt: PaymentAttempt, reason: str) -> None:
-    """Mark an attempt for staff review (inside a write unit); never pays anything."""
-    log.warning("attempt %s flagged for review: %s", attempt.reference, reason)
+def _flag(attempt: PaymentAttempt, reason: str, kind: str = "mismatch") -> None:
+    """Mark an attempt for staff review (inside a write unit); never pays anything.
+
+    Each reason is a ``PaymentReview`` row, open until an administrator resolves it; the
+    attempt's ``review_reason`` keeps the latest one for the payer's page. The same open reason
+    twice (a gateway repeating itself) is recorded once.
+    """
+    reason = reason[:255]
+    already = db.session.scalar(
+        select(PaymentReview.id).where(
+            PaymentReview.attempt_id == attempt.id,
+            PaymentReview.kind == kind,
+            PaymentReview.reason == reason,
+            PaymentReview.resolved_at.is_(None),
+        )
+    )
+    if already is not None:
+        return
+    log.warning("attempt %s flagged for review (%s): %s", attempt.reference, kind, reason)
+    db.session.add(
+        PaymentReview(tenant=attempt.tenant, attempt_id=attempt.id, kind=kind, reason=reason)
+    )
     db.session.execute(
         update(PaymentAttempt)
         .where(PaymentAttempt.id == attempt.id)
-        .values(review_reason=reason[:255], updated_at=utcnow())
+        .values(review_reason=reason, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    effects.after_flag(attempt.id, attempt.tenant, reason)
 
 
-def flag_for_review(attempt_id: int, reason: str) -> None:
+def flag_for_review(attempt_id: int, reason: str, kind: str = "mismatch") -> None:
     with write_unit():
         attempt = db.session.get(PaymentAttempt, attempt_id)
-        _flag(attempt, reason)
+        _flag(attempt, reason, kind)
 
 
 def mismatch(attempt: PaymentAttempt, answer: GatewayAnswer) -> str | None:
