@@ -34,3 +34,28 @@ def pending_attempt(tenant, bill, txn_id="1234-1-1"):
     attempt = open_pse_attempt(tenant, bill)
     services.apply_answer(attempt, answer(attempt, txn_id=txn_id), "payer")
     return attempt
+
+
+def payer_url(attempt, query: str = "") -> str:
+    """The receipt URL as the payer's mailbox link opens it (the capability in `c`)."""
+    from gaspay.payments.access import mail_capability
+
+    sep = "&" if query else ""
+    return f"/{attempt.tenant}/pagos/{attempt.reference}?{query}{sep}c={mail_capability(attempt)}"
+
+
+def let_checks_through(attempt) -> None:
+    """Time passes: the payer-side throttle (a few seconds per attempt) lets the next check by."""
+    from sqlalchemy import update
+
+    from gaspay.extensions import db
+    from gaspay.payments.models import PaymentAttempt
+
+    from gaspay.db import write_unit
+
+    with write_unit():
+        db.session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.reference == attempt.reference)
+            .values(checked_at=None)
+        )

@@ -19,7 +19,7 @@ from gaspay.payments.models import BillHold, PaymentAttempt
 from gaspay.timeutil import as_utc, utcnow
 from tests import fakes
 from tests.conftest import csrf_from
-from tests.payments_helpers import answer, pending_attempt
+from tests.payments_helpers import answer, let_checks_through, payer_url, pending_attempt
 
 TXN = "1234-1700000000-00001"
 BANK_URL = "https://registro.pse.test/PSENF/index.html?enc=abc"
@@ -84,32 +84,57 @@ def test_bank_step_shows_the_seed_labels_and_bank_list(client, gateway, step_url
     assert options[0] == ("", "A continuación seleccione su banco")
     assert ("1007", "BANCOLOMBIA") in options and ("0", "A continuación...") not in options
     assert "http://sandbox.test/terminos.pdf" in html and "http://sandbox.test/datos.pdf" in html
-    # Prefilled from the bill, masked as on the bill: a client number is all it takes to get here.
-    assert 'value="us**********@co****.test"' in html and 'value="***2050"' in html
+    # A client number is all it takes to get here: the bill's contact shows masked, as text,
+    # and the fields are left for what the payer types (nothing to send back and unmask).
+    assert "us**********@co****.test" in html and "***2050" in html
     assert "usuario.demo@correo.test" not in html and "6472050" not in html
+    for name in ("email", "telefono"):
+        tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
+        assert 'value=""' in tag or "value=" not in tag
 
 
-def test_masked_prefill_sent_back_unchanged_pays_with_the_bills_contact(client, gateway, step_url):
-    data = form_data(client, step_url, email="us**********@co****.test", telefono="***2050")
+def test_empty_contact_fields_pay_with_the_bills_contact_shown_masked(client, gateway, step_url):
+    data = form_data(client, step_url, email="", telefono="")
     response = client.post("/insesp/pse/pagar", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     [create] = created_transactions(gateway)
     body = json.loads(create.request.body)
+    # The server fills what the gateway needs from the bill.
     assert body["customer_email"] == "usuario.demo@correo.test"
     assert body["customer_data"]["phone_number"] == "6472050"
+    attempt = only_attempt()
+    assert (attempt.payer_email, attempt.payer_email_source) == ("usuario.demo@correo.test", "bill")
+    # Even the browser that started the payment never sees a value it did not type.
+    html = client.get(f"/insesp/pagos/{attempt.reference}").get_data(as_text=True)
+    assert "Usuario Demo" in html and "us**********@co****.test" in html
+    assert "usuario.demo@correo.test" not in html
 
 
-def test_a_form_sent_back_with_errors_never_shows_the_bills_contact(client, gateway, step_url):
-    for email, phone in (
-        ("us**********@co****.test", "***2050"),
-        ("usuario.demo@correo.test", "6472050"),
-    ):
-        data = form_data(client, step_url, email=email, telefono=phone, documento="")
+def test_a_form_sent_back_with_errors_never_shows_the_bills_contact(
+    client, gateway, make_bill, insesp, app
+):
+    bill = make_bill(email="titular@correo.test", phone="+57 310 456 7890")
+    with app.test_request_context():
+        url = f"/insesp/pse/pagar?factura={bill_token(insesp, bill)}"
+    for email, phone in (("", ""), ("ti*****@co****.test", "***7890")):
+        data = form_data(client, url, email=email, telefono=phone, documento="")
         response = client.post("/insesp/pse/pagar", data=data)
         html = response.get_data(as_text=True)
         assert response.status_code == 422 and "Escriba el número de documento del titular" in html
-        assert "usuario.demo@correo.test" not in html and "6472050" not in html
-        assert 'value="us**********@co****.test"' in html and 'value="***2050"' in html
+        for real in ("titular@correo.test", "3104567890", "310 456 7890", "+57 310 456 7890"):
+            assert real not in html
+    assert created_transactions(gateway) == []
+
+
+def test_a_bill_without_contact_data_requires_both_fields(client, gateway, make_bill, insesp, app):
+    bill = make_bill(email=None, phone=None)
+    with app.test_request_context():
+        url = f"/insesp/pse/pagar?factura={bill_token(insesp, bill)}"
+    response = client.post("/insesp/pse/pagar", data=form_data(client, url, email="", telefono=""))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Escriba su correo electrónico para recibir el comprobante." in html
+    assert "Escriba un teléfono de contacto." in html
     assert created_transactions(gateway) == []
 
 
@@ -385,7 +410,7 @@ def test_return_reads_the_gateway_and_shows_the_receipt(client, mocked, insesp, 
             )
         },
     )
-    html = client.get(f"/insesp/pagos/{attempt.reference}?id={TXN}").get_data(as_text=True)
+    html = client.get(payer_url(attempt, f"id={TXN}")).get_data(as_text=True)
     assert "Transacción Aprobada" in html and "55443322" in html
     for fact in (
         "800.123.456-1",
@@ -420,7 +445,7 @@ def test_decline_offers_a_retry_to_the_bank_step(client, mocked, insesp, make_bi
             "data": fakes.transaction(txn_id=TXN, reference=attempt.reference, status="DECLINED")
         },
     )
-    html = client.get(f"/insesp/pagos/{attempt.reference}?id={TXN}").get_data(as_text=True)
+    html = client.get(payer_url(attempt, f"id={TXN}")).get_data(as_text=True)
     assert "Transacción Rechazada" in html and "No se realizó ningún cobro" in html
     retry = re.search(r'href="([^"]+)">Reintentar', html).group(1).replace("&amp;", "&")
     assert "Clic para continuar con el pago" in client.get(retry).get_data(as_text=True)
@@ -448,5 +473,6 @@ def test_payer_stranded_without_bank_url_gets_it_on_the_result_page(client, gate
         f"{fakes.API}/transactions/{TXN}",
         json={"data": fakes.transaction(txn_id=TXN, reference=state["reference"], url=BANK_URL)},
     )
+    let_checks_through(attempt)
     html = client.get(f"/insesp/pagos/{attempt.reference}?id={TXN}").get_data(as_text=True)
     assert f'href="{BANK_URL.replace("&", "&amp;")}">Continuar al banco' in html

@@ -746,8 +746,21 @@ def test_properties_order_matters():
 
 
 def test_extra_properties_are_read_from_the_event():
-    event = make_event(properties=["transaction.reference", "transaction.currency"])
+    event = make_event(
+        properties=[
+            "transaction.id",
+            "transaction.status",
+            "transaction.amount_in_cents",
+            "transaction.reference",
+            "transaction.currency",
+        ]
+    )
     assert verify_event(event, EVENTS)
+
+
+def test_an_event_must_sign_the_transaction_id_status_and_amount():
+    event = make_event(properties=["transaction.reference", "transaction.currency"])
+    assert not verify_event(event, EVENTS)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from sqlalchemy import false, select
 
 from gaspay.accounts.models import Customer
 from gaspay.billing.models import UNPAID, Bill
+from gaspay.billing.rules import why_not_payable
 from gaspay.extensions import db
 from gaspay.payments.models import PaymentAttempt
 from gaspay.payments.services import attempts_query, holds_for_bills
@@ -63,7 +64,7 @@ def _notices(tenant: Tenant, bills: list[Bill]) -> list[Notice]:
             state = PENDING
         else:
             state = NOT_PAID
-        payable = state == NOT_PAID and (tenant.pay_overdue or not overdue)
+        payable = why_not_payable(tenant, bill, held=hold is not None, today=today) is None
         result.append(Notice(bill, state, hold, overdue, payable))
     return result
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, or_, select
 
-from gaspay.billing.models import UNPAID, Bill
+from gaspay.billing import rules
+from gaspay.billing.models import Bill
 from gaspay.billing.numbers import normalise_number
+from gaspay.billing.rules import why_not_payable
 from gaspay.extensions import db
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import today_in_bogota
@@ -20,6 +23,7 @@ MAX_BILLS_SHOWN = 24
 @dataclass
 class Lookup:
     number: str
+    today: dt.date
     payable: list[Bill] = field(default_factory=list)
     overdue: list[Bill] = field(default_factory=list)
     paid: list[Bill] = field(default_factory=list)
@@ -58,11 +62,12 @@ def lookup_bills(tenant: Tenant, raw_number: str) -> Lookup:
         .limit(MAX_BILLS_SHOWN)
     ).all()
     today = today_in_bogota()
-    result = Lookup(number=number)
+    result = Lookup(number=number, today=today)
     for bill in rows:
-        if bill.state != UNPAID:
+        reason = why_not_payable(tenant, bill, held=False, today=today)
+        if reason == rules.PAID:
             result.paid.append(bill)
-        elif bill.is_overdue(today) and not tenant.pay_overdue:
+        elif reason == rules.OVERDUE:
             result.overdue.append(bill)
         else:
             result.payable.append(bill)

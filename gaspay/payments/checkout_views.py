@@ -20,6 +20,7 @@ from gaspay.extensions import client_ip, db, limiter
 from gaspay.payments.checkout import Payer, hosted_checkout, resumable
 from gaspay.payments.providers import GatewayError
 from gaspay.payments.reconcile import check_attempt
+from gaspay.payments.schedule import first_check
 from gaspay.payments.services import (
     BillBusy,
     BillNotPayable,
@@ -44,8 +45,8 @@ def only_for_customer_areas():
         abort(404)
 
 
-def _busy(notice, hold, status: int = 409):
-    return render_template("checkout/busy.html", bill=notice.bill, hold=hold), status
+def _busy(notice, hold, status: int = 409, reason: str | None = None):
+    return render_template("checkout/busy.html", bill=notice.bill, hold=hold, reason=reason), status
 
 
 def _description(bill) -> str:
@@ -90,11 +91,10 @@ def notice(bill_id: int):
         if resumable(busy.attempt, customer):
             return redirect(tenant_url("checkout.handoff", reference=busy.attempt.reference), 303)
         return _busy(found, busy.attempt)
-    except BillNotPayable:
-        return _busy(found, None)
+    except BillNotPayable as refused:
+        return _busy(found, None, reason=refused.reason)
     now = utcnow()
-    delay = dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"])
-    schedule_check(attempt.id, now + delay, redirected_at=now)
+    schedule_check(attempt.id, first_check(now, left_for_gateway=True), redirected_at=now)
     return redirect(tenant_url("checkout.handoff", reference=attempt.reference), code=303)
 
 

@@ -76,7 +76,7 @@ def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
                     event_key=event_key,
                     gateway_txn_id=answer.txn_id if answer else None,
                     reference=answer.reference if answer else None,
-                    gateway_status=answer.status if answer else None,
+                    gateway_status=answer.status[:20] if answer else None,
                     outcome=outcome,
                     payload=json.dumps(event)[:20000],
                 )

@@ -7,7 +7,14 @@ import re
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 PLACEHOLDER = "A continuación seleccione su banco"
 PERSON_TYPES = [SelectChoice("0", "Persona"), SelectChoice("1", "Empresa")]
@@ -58,21 +65,36 @@ class PseForm(FlaskForm):
     email = EmailField(
         "Correo electrónico",
         validators=[
-            DataRequired(message="Escriba su correo electrónico para recibir el comprobante."),
+            Optional(),
             Regexp(EMAIL, message="Escriba un correo electrónico válido, como nombre@correo.com."),
             Length(max=254, message="El correo es demasiado largo."),
         ],
     )
-    telefono = StringField(
-        "Teléfono celular",
-        validators=[DataRequired(message="Escriba un teléfono de contacto.")],
-    )
+    telefono = StringField("Teléfono celular", validators=[Optional()])
     acepta_terminos = BooleanField(
         validators=[DataRequired(message="Debe aceptar los términos y condiciones de la pasarela.")]
     )
     acepta_datos = BooleanField(
         validators=[DataRequired(message="Debe autorizar el tratamiento de sus datos personales.")]
     )
+
+    # The bill's own contact data stands in for an empty field (the server fills it for the
+    # gateway); it is never sent to the page, so there is nothing to unmask.
+    bill_has_email = False
+    bill_has_phone = False
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not (self.email.data or "").strip() and not self.bill_has_email:
+            self.email.errors = [
+                *self.email.errors,
+                "Escriba su correo electrónico para recibir el comprobante.",
+            ]
+            valid = False
+        if not (self.telefono.data or "").strip() and not self.bill_has_phone:
+            self.telefono.errors = [*self.telefono.errors, "Escriba un teléfono de contacto."]
+            valid = False
+        return valid
 
     def set_banks(self, banks: list[tuple[str, str]]) -> None:
         self._banks = dict(banks)
@@ -102,7 +124,7 @@ class PseForm(FlaskForm):
         field.data = value
 
     def validate_email(self, field):
-        if "*" in (field.data or ""):  # a masked value that is not the bill's own
+        if "*" in (field.data or ""):  # a masked value copied from the page
             raise ValidationError("Escriba su correo electrónico completo, sin asteriscos.")
 
     def validate_telefono(self, field):

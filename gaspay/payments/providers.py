@@ -74,8 +74,23 @@ def to_answer(txn: wompi.Transaction) -> GatewayAnswer:
         bank_name=txn.bank_name,
         payment_method=txn.payment_method_type,
         message=txn.status_message,
-        bank_url=txn.async_payment_url,
+        bank_url=safe_bank_url(txn.async_payment_url),
     )
+
+
+def safe_bank_url(url: str | None) -> str | None:
+    """A bank URL the payer may be sent to: ``https://`` only, outside the local sandbox.
+
+    An address the gateway gives that is not https is treated as no address at all (the payer
+    is shown the result page and the job keeps asking) and logged.
+    """
+    if not url:
+        return None
+    config = current_app.config
+    if url.startswith("https://") or (not config.get("PRODUCTION") and config.get("SANDBOX")):
+        return url
+    current_app.logger.warning("bank URL refused (not https): %.60s", url)
+    return None
 
 
 def wompi_client(tenant: Tenant) -> wompi.WompiClient:
@@ -150,7 +165,8 @@ class WompiPse:
             timeout=config["ASYNC_URL_WAIT_SECONDS"],
             interval=config["ASYNC_URL_POLL_INTERVAL"],
         )
-        return to_answer(txn), txn.async_payment_url
+        answer = to_answer(txn)
+        return answer, answer.bank_url
 
     def status(self, txn_id: str) -> GatewayAnswer:
         _outside_transaction()

@@ -7,12 +7,9 @@ for the reconciliation job, which finds the transaction by reference or expires 
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from flask import current_app
 
 from gaspay.billing.models import Bill
 from gaspay.payments import transitions as T
@@ -24,7 +21,15 @@ from gaspay.payments.providers import (
     PseOrder,
     PseProvider,
 )
-from gaspay.payments.services import apply_answer, open_attempt, schedule_check, transition
+from gaspay.payments.schedule import first_check
+from gaspay.payments.services import (
+    apply_answer,
+    flag_for_review,
+    mismatch,
+    open_attempt,
+    schedule_check,
+    transition,
+)
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import utcnow
 
@@ -32,6 +37,10 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = (
     "No fue posible comunicarnos con la pasarela de pagos. No se realizó ningún cobro; "
     "intente de nuevo en unos minutos."
+)
+CREATE_MISMATCH = (
+    "La pasarela de pagos respondió con datos que no coinciden con su factura, así que no lo "
+    "enviamos al banco y no se realizó ningún cobro. Nuestro equipo revisará el caso."
 )
 BANK_UNREACHABLE = (
     "La entidad financiera no puede ser contactada para iniciar la transacción, por favor "
@@ -47,6 +56,7 @@ class PseRequest:
     document_type: str
     document_number: str
     email: str
+    email_source: str  # "payer" (typed) or "bill" (the holder's, never shown unmasked)
     full_name: str
     phone: str
     payer_ip: str | None
@@ -101,6 +111,7 @@ def start_pse_payment(
         payer={
             "payer_name": request.full_name,
             "payer_email": request.email,
+            "payer_email_source": request.email_source,
             "payer_ip": request.payer_ip,
             "person_type": request.person_type,
             "document_type": request.document_type,
@@ -133,25 +144,46 @@ def start_pse_payment(
         return PseStart(error=rejection_message(exc))
     except GatewayUnavailable:
         log.warning("PSE creation outcome unknown for %s", attempt.reference)
-        schedule_check(attempt.id, now + dt.timedelta(minutes=1))
+        schedule_check(attempt.id, first_check(now, left_for_gateway=False))
         return PseStart(attempt=attempt)
+    if stopped := _disagrees(attempt, answer):
+        return stopped
     apply_answer(attempt, answer, "payer")
     try:
         answer, bank_url = provider.wait_for_bank_url(answer.txn_id)
     except GatewayError as exc:  # unknown, or refused (401/403/404): the job asks again later
         log.warning("no bank URL for %s: %s", attempt.reference, exc)
         bank_url = None
+    else:
+        if stopped := _disagrees(attempt, answer):
+            return stopped
     if answer.status != T.GATEWAY_PENDING:
         apply_answer(attempt, answer, "payer")
     if bank_url:
         redirected = utcnow()  # the payer leaves for the bank now, after the create and the wait
         schedule_check(
             attempt.id,
-            redirected + dt.timedelta(minutes=current_app.config["RECONCILE_FIRST_DELAY_MINUTES"]),
+            first_check(redirected, left_for_gateway=True),
             redirect_url=bank_url,
             redirected_at=redirected,
         )
     else:
         log.warning("no bank URL for %s within the wait", attempt.reference)
-        schedule_check(attempt.id, now + dt.timedelta(minutes=2))
+        schedule_check(attempt.id, first_check(now, left_for_gateway=False))
     return PseStart(attempt=attempt, bank_url=bank_url)
+
+
+def _disagrees(attempt: PaymentAttempt, answer) -> PseStart | None:
+    """An answer whose reference, amount or currency differ from ours: no trip to the bank.
+
+    The payment goes to review and stays held (the job keeps asking the gateway about it); the
+    payer is shown the support line instead of the bank.
+    """
+    problem = mismatch(attempt, answer)
+    if problem is None:
+        return None
+    flag_for_review(
+        attempt.id, f"la pasarela creó la transacción con otros datos: {problem}", "create_mismatch"
+    )
+    schedule_check(attempt.id, first_check(utcnow(), left_for_gateway=False))
+    return PseStart(attempt=attempt, error=CREATE_MISMATCH)

@@ -12,14 +12,20 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from gaspay.db import write_unit
 from gaspay.extensions import db
 from gaspay.payments import transitions as T
 from gaspay.payments.models import PaymentAttempt
 from gaspay.payments.providers import GatewayError, GatewayRejected, pse_provider
-from gaspay.payments.services import apply_answer, find_by_transaction_tenant, transition
+from gaspay.payments.schedule import is_stuck, next_check
+from gaspay.payments.services import (
+    apply_answer,
+    find_by_transaction_tenant,
+    flag_stuck_pending,
+    transition,
+)
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import as_utc, utcnow
 
@@ -86,8 +92,29 @@ def check_attempt(
     return False
 
 
+def _claim_payer_check(attempt_id: int) -> bool:
+    """At most one payer-side gateway check per attempt every few seconds, whoever asks."""
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=PAYER_CHECK_SECONDS)
+    with write_unit():
+        changed = db.session.execute(
+            update(PaymentAttempt)
+            .where(
+                PaymentAttempt.id == attempt_id,
+                or_(PaymentAttempt.checked_at.is_(None), PaymentAttempt.checked_at < cutoff),
+            )
+            .values(checked_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return changed == 1
+
+
 def refresh_for_payer(tenant: Tenant, attempt: PaymentAttempt, txn_id: str | None) -> None:
-    """On the payer's return or a status poll: ask the gateway, at most every few seconds."""
+    """On the payer's return or a status poll: ask the gateway, at most every few seconds.
+
+    The throttle is per attempt and ignores the query string: a transaction id in the URL
+    (the gateway's return) is used only when a check is due anyway.
+    """
     if attempt.is_final:
         # A checkout retry may come back with a new transaction under the same reference.
         if txn_id is None or txn_id == attempt.gateway_txn_id:
@@ -95,16 +122,8 @@ def refresh_for_payer(tenant: Tenant, attempt: PaymentAttempt, txn_id: str | Non
         known = find_by_transaction_tenant(attempt.tenant, attempt.gateway, txn_id)
         if known is not None and known.is_final:
             return
-    last = as_utc(attempt.checked_at) if attempt.checked_at else None
-    if txn_id is None and last and (utcnow() - last).total_seconds() < PAYER_CHECK_SECONDS:
+    if not _claim_payer_check(attempt.id):
         return
-    with write_unit():
-        db.session.execute(
-            update(PaymentAttempt)
-            .where(PaymentAttempt.id == attempt.id)
-            .values(checked_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
     try:
         check_attempt(tenant, attempt, "payer", txn_id)
     except GatewayRejected as exc:
@@ -115,33 +134,60 @@ def refresh_for_payer(tenant: Tenant, attempt: PaymentAttempt, txn_id: str | Non
 
 
 def reconcile_due(tenants: dict[str, Tenant], *, limit: int = 200) -> ReconcileReport:
-    """One pass of the job over the attempts that are due now."""
+    """One pass of the job over the attempts that are due now, and any live one without a check.
+
+    Each attempt is handled in its own try: one that fails in any way is logged and counted,
+    keeps its (already advanced) next check, and never stops the others.
+    """
     now = utcnow()
-    interval = dt.timedelta(minutes=current_app.config["RECONCILE_INTERVAL_MINUTES"])
     rows = db.session.execute(
-        select(PaymentAttempt.id, PaymentAttempt.tenant, PaymentAttempt.next_check_at)
-        .where(PaymentAttempt.status.in_(T.LIVE), PaymentAttempt.next_check_at <= now)
+        select(
+            PaymentAttempt.id,
+            PaymentAttempt.tenant,
+            PaymentAttempt.next_check_at,
+            PaymentAttempt.created_at,
+        )
+        .where(
+            PaymentAttempt.status.in_(T.LIVE),
+            or_(PaymentAttempt.next_check_at <= now, PaymentAttempt.next_check_at.is_(None)),
+        )
         .order_by(PaymentAttempt.next_check_at)
         .limit(limit)
     ).all()
     db.session.rollback()
     report = ReconcileReport(due=len(rows))
-    for attempt_id, slug, next_at in rows:
+    for attempt_id, slug, next_at, created_at in rows:
         tenant = tenants.get(slug)
-        if tenant is None or not _claim(attempt_id, next_at, now + interval):
+        if tenant is None:
             report.skipped += 1
             continue
-        attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
+        until = next_check(created_at, now, tenant.pending_review_hours)
+        if not _claim(attempt_id, next_at, until):
+            report.skipped += 1
+            continue
         report.checked += 1
         try:
-            moved = check_attempt(tenant, attempt, "job")
-        except GatewayError as exc:
-            report.unavailable += 1
-            log.warning("reconcile %s: gateway unavailable (%s)", attempt.reference, type(exc))
-            continue
-        if moved:
-            report.transitions += 1
-            db.session.refresh(attempt)
-            if attempt.status == T.EXPIRED:
-                report.expired += 1
+            _check_one(tenant, attempt_id, now, report)
+        except Exception as exc:  # one bad attempt never stops the others
+            db.session.rollback()
+            report.errors.append(f"{attempt_id}: {type(exc).__name__}")
+            log.exception("reconcile of attempt %s failed; next check stays scheduled", attempt_id)
     return report
+
+
+def _check_one(tenant: Tenant, attempt_id: int, now: dt.datetime, report: ReconcileReport):
+    attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
+    try:
+        moved = check_attempt(tenant, attempt, "job")
+    except GatewayError as exc:
+        report.unavailable += 1
+        log.warning("reconcile %s: gateway unavailable (%s)", attempt.reference, type(exc))
+        moved = False
+    db.session.refresh(attempt)
+    if moved:
+        report.transitions += 1
+        if attempt.status == T.EXPIRED:
+            report.expired += 1
+    stuck = attempt.status in T.LIVE and attempt.stuck_flagged_at is None
+    if stuck and is_stuck(attempt.created_at, now, tenant.pending_review_hours):
+        flag_stuck_pending(attempt.id, tenant.pending_review_hours)

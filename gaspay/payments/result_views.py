@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, request
+from flask import Blueprint, abort, current_app, g, make_response, request
 from flask_login import current_user
 
 from gaspay.billing.services import bill_token
+from gaspay.extensions import limiter
 from gaspay.payments import transitions as T
-from gaspay.payments.receipts import STATE_WORDS
+from gaspay.payments.access import may_see_in_full, remember_in_browser, started_here
+from gaspay.payments.receipts import receipt_context
 from gaspay.payments.reconcile import refresh_for_payer
-from gaspay.payments.services import get_attempt, holds_for_bills
+from gaspay.payments.services import get_attempt, payability
 from gaspay.web.templating import render, tenant_url
 
 bp = Blueprint("payments", __name__)
-
+MAX_REFERENCE = 32
 
 
 def retry_url(attempt) -> str | None:
@@ -21,7 +23,7 @@ def retry_url(attempt) -> str | None:
     if attempt.status not in T.RELEASING:
         return None
     bills = [link.bill for link in attempt.bills]
-    if any(b.is_paid for b in bills) or holds_for_bills(g.tenant, [b.id for b in bills]):
+    if any(payability(g.tenant, bills).values()):  # the one payable-now rule
         return None
     if attempt.gateway == "pse":
         return tenant_url("pse.start", factura=bill_token(g.tenant, bills[0]))
@@ -29,8 +31,9 @@ def retry_url(attempt) -> str | None:
 
 
 @bp.get("/pagos/<reference>", endpoint="result")
+@limiter.limit(lambda: current_app.config["RESULT_RATE_LIMIT"])
 def result(reference: str):
-    attempt = get_attempt(g.tenant, reference)
+    attempt = get_attempt(g.tenant, reference) if len(reference) <= MAX_REFERENCE else None
     if attempt is None:
         abort(404)
     if attempt.customer_id is not None:  # a customer's receipt is theirs alone
@@ -41,11 +44,14 @@ def result(reference: str):
     txn_id = request.args.get("id") or None
     if txn_id is not None and len(txn_id) > 64:
         abort(404)
+    full = may_see_in_full(g.tenant, attempt, current_user)
     refresh_for_payer(g.tenant, attempt, txn_id)
     attempt = get_attempt(g.tenant, reference) or attempt  # a retry may have been approved
     context = {
-        "attempt": attempt,
-        "words": STATE_WORDS,
-        "retry_url": retry_url(attempt),
+        **receipt_context(attempt, full=full),
+        "retry_url": retry_url(attempt) if full else None,
     }
-    return render("payments/result.html", "payments/_result.html", **context)
+    response = make_response(render("payments/result.html", "payments/_result.html", **context))
+    if full and attempt.customer_id is None and not started_here(g.tenant, reference):
+        remember_in_browser(response, g.tenant, reference)  # opened from the mailbox link
+    return response

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from gaspay.billing import rules
 from gaspay.billing.models import PAID, UNPAID, Bill
 from gaspay.db import write_unit
 from gaspay.extensions import db
@@ -28,8 +29,9 @@ from gaspay.payments.models import (
     PaymentAttempt,
     PaymentReview,
 )
+from gaspay.payments.schedule import first_check
 from gaspay.tenancy.config import Tenant
-from gaspay.timeutil import utcnow
+from gaspay.timeutil import today_in_bogota, utcnow
 
 log = logging.getLogger(__name__)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read over the phone
@@ -45,7 +47,12 @@ class BillBusy(Exception):
 
 
 class BillNotPayable(Exception):
-    """The bill is already paid (or otherwise not payable)."""
+    """A bill cannot be paid now (``billing.rules``): already paid, or overdue where refused."""
+
+    def __init__(self, reason: str = rules.PAID, bill: Bill | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.bill = bill
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,13 @@ def holds_for_bills(tenant: Tenant, bill_ids: list[int]) -> dict[int, PaymentAtt
     return {bill_id: attempt for bill_id, attempt in rows}
 
 
+def payability(tenant: Tenant, bills: list[Bill]) -> dict[int, str | None]:
+    """For each bill, why it cannot be paid now (``billing.rules``), or None when it can."""
+    holds = holds_for_bills(tenant, [b.id for b in bills])
+    today = today_in_bogota()
+    return {b.id: rules.why_not_payable(tenant, b, held=b.id in holds, today=today) for b in bills}
+
+
 def open_attempt(
     tenant: Tenant,
     bills: list[Bill],
@@ -103,15 +117,24 @@ def open_attempt(
     payer: dict,
     customer_id: int | None = None,
 ) -> PaymentAttempt:
-    """Record the attempt and take every bill's hold, or raise BillBusy / BillNotPayable."""
+    """Record the attempt and take every bill's hold, or raise BillBusy / BillNotPayable.
+
+    The payable-now rule is enforced here, in the transaction that takes the holds (the hold
+    itself is the database's: a primary key per bill), whatever the caller checked before.
+    """
     bill_ids = [b.id for b in bills]
     try:
         with write_unit():
             fresh = db.session.scalars(
                 select(Bill).where(Bill.tenant == tenant.slug, Bill.id.in_(bill_ids))
             ).all()
-            if len(fresh) != len(bill_ids) or any(b.state != UNPAID for b in fresh):
+            if len(fresh) != len(set(bill_ids)):
                 raise BillNotPayable()
+            today = today_in_bogota()
+            for bill in fresh:
+                reason = rules.why_not_payable(tenant, bill, held=False, today=today)
+                if reason is not None:
+                    raise BillNotPayable(reason, bill)
             currencies = {b.currency for b in fresh}
             if len(currencies) != 1:
                 raise BillNotPayable()
@@ -126,7 +149,7 @@ def open_attempt(
                 customer_id=customer_id,
                 status=T.CREATED,
                 # Checked by the job even if this process dies before hearing from the gateway.
-                next_check_at=utcnow() + dt.timedelta(minutes=2),
+                next_check_at=first_check(utcnow(), left_for_gateway=False),
                 **payer,
             )
             attempt.bills = [AttemptBill(bill_id=b.id, amount_cents=b.amount_cents) for b in fresh]
@@ -174,21 +197,51 @@ def _write_transition(
             created_at=now,
         )
     )
-    bill_ids = select(AttemptBill.bill_id).where(AttemptBill.attempt_id == attempt.id)
     if new == T.APPROVED:
-        db.session.execute(
-            update(Bill)
-            .where(Bill.id.in_(bill_ids), Bill.state == UNPAID)
-            .values(state=PAID, paid_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        _pay_bills(attempt, now)
     elif new in T.RELEASING:
         db.session.execute(
             delete(BillHold)
             .where(BillHold.attempt_id == attempt.id)
             .execution_options(synchronize_session=False)
         )
+    effects.after_transition(attempt.id, attempt.tenant, attempt.status, new)
     return True
+
+
+def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
+    """Inside the approval's write unit: pay each bill whose amount is what the attempt recorded.
+
+    Compare-and-set per bill: unpaid and the amount the payer was charged for. A bill whose
+    amount changed, or that is no longer unpaid (paid at the office meanwhile: paid twice), is
+    left as it is and the payment goes to review; nothing is paid silently.
+    """
+    links = db.session.execute(
+        select(AttemptBill.bill_id, AttemptBill.amount_cents, Bill.bill_number)
+        .join(Bill, Bill.id == AttemptBill.bill_id)
+        .where(AttemptBill.attempt_id == attempt.id)
+        .order_by(AttemptBill.bill_id)
+    ).all()
+    for bill_id, applied, number in links:
+        paid = db.session.execute(
+            update(Bill)
+            .where(Bill.id == bill_id, Bill.state == UNPAID, Bill.amount_cents == applied)
+            .values(state=PAID, paid_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if paid == 1:
+            continue
+        state, amount = db.session.execute(
+            select(Bill.state, Bill.amount_cents).where(Bill.id == bill_id)
+        ).one()
+        if state != UNPAID:
+            _flag(attempt, f"factura {number} ya estaba pagada: posible doble pago", "paid_twice")
+        else:
+            _flag(
+                attempt,
+                f"factura {number}: el valor cambió de {applied} a {amount} durante el pago",
+                "amount_changed",
+            )
 
 
 def transition(
@@ -199,12 +252,24 @@ def transition(
     for _ in range(3):
         with write_unit():
             attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
+            if incoming not in T.INPUTS:
+                # No definite answer: keep the attempt as it is, tell staff, ask again later.
+                _flag(
+                    attempt,
+                    f"estado desconocido de la pasarela: {str(incoming)[:40]!r}",
+                    "unknown_status",
+                )
+                return False
             new = T.decide(attempt.status, incoming)
             if new is None:
                 if answer is not None and attempt.status in T.LIVE:
                     _record_details(attempt, answer)
-                if incoming == T.GATEWAY_APPROVED and attempt.status != T.APPROVED:
-                    _flag(attempt, f"APPROVED reported after {attempt.status}: revisar cobro")
+                if T.contradicts(attempt.status, incoming, authoritative=source != "event"):
+                    _flag(
+                        attempt,
+                        f"la pasarela informó {incoming} después de {attempt.status}: revisar",
+                        "late_answer",
+                    )
                 log.info(
                     "ignored %s for attempt %s in %s (source %s)",
                     incoming,
@@ -283,6 +348,24 @@ def flag_for_review(attempt_id: int, reason: str, kind: str = "mismatch") -> Non
         _flag(attempt, reason, kind)
 
 
+def flag_stuck_pending(attempt_id: int, hours: int) -> None:
+    """Still pending past the company's limit: staff are told once; the attempt stays held."""
+    with write_unit():
+        changed = db.session.execute(
+            update(PaymentAttempt)
+            .where(
+                PaymentAttempt.id == attempt_id,
+                PaymentAttempt.status.in_(T.LIVE),
+                PaymentAttempt.stuck_flagged_at.is_(None),
+            )
+            .values(stuck_flagged_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed == 1:
+            attempt = db.session.get(PaymentAttempt, attempt_id)
+            _flag(attempt, f"sigue pendiente después de {hours} horas", "stuck_pending")
+
+
 def mismatch(attempt: PaymentAttempt, answer: GatewayAnswer) -> str | None:
     """What in the gateway's answer disagrees with our record, if anything."""
     if answer.reference != attempt.reference:
@@ -337,6 +420,7 @@ def open_retry_attempt(original: PaymentAttempt, answer: GatewayAnswer) -> Payme
                 retry_of_id=original.id,
                 status=T.CREATED,
                 redirected_at=original.redirected_at,
+                next_check_at=first_check(utcnow(), left_for_gateway=True),
             )
             retry.bills = [
                 AttemptBill(bill_id=ab.bill_id, amount_cents=ab.amount_cents)

@@ -60,6 +60,29 @@ TABLE: dict[str, dict[str, str]] = {
 }
 
 
+# The inputs that confirm each final state; any other input after it contradicts it.
+CONFIRMS: dict[str, frozenset[str]] = {
+    APPROVED: frozenset({GATEWAY_APPROVED}),
+    DECLINED: frozenset({GATEWAY_DECLINED}),
+    FAILED: frozenset({GATEWAY_ERROR, REJECTED}),
+    VOIDED: frozenset({GATEWAY_VOIDED}),
+    EXPIRED: frozenset({EXPIRE}),
+}
+
+
+def contradicts(current: str, incoming: str, *, authoritative: bool) -> bool:
+    """Does an input the table ignores after a final state say something else than that state?
+
+    A status query (``authoritative``) is the gateway's word now: any other status contradicts
+    the final state, PENDING included. An event is a notice of some past moment and may arrive
+    out of order: a late PENDING event is stale, but a different final status (VOIDED or
+    DECLINED after APPROVED: money reversed) contradicts.
+    """
+    if current not in FINAL or incoming in CONFIRMS[current]:
+        return False
+    return authoritative or incoming != GATEWAY_PENDING
+
+
 def decide(current: str, incoming: str) -> str | None:
     """The next status for ``incoming`` in ``current``, or None to ignore it."""
     if current not in STATUSES:

@@ -69,8 +69,21 @@ def event_checksum(event: Any, secret: str) -> str | None:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+# The fields a transaction event must sign: the sender does not choose what is authentic.
+REQUIRED_SIGNED_PROPERTIES = ("transaction.id", "transaction.status", "transaction.amount_in_cents")
+
+
+def signs_what_we_read(event: Any) -> bool:
+    """Does the event's signature cover the transaction's id, status and amount?"""
+    signature = event.get("signature") if isinstance(event, dict) else None
+    properties = signature.get("properties") if isinstance(signature, dict) else None
+    if not isinstance(properties, list):
+        return False
+    return all(p in properties for p in REQUIRED_SIGNED_PROPERTIES)
+
+
 def verify_event(event: Any, secret: str | None, header_checksum: str | None = None) -> bool:
-    """True only for a well-formed event whose checksum matches.
+    """True only for a well-formed event whose checksum matches and covers what we read.
 
     Fails closed: an empty or missing secret rejects everything. The body's
     ``signature.checksum`` and the ``X-Event-Checksum`` header (pass it as ``header_checksum``;
@@ -78,6 +91,8 @@ def verify_event(event: Any, secret: str | None, header_checksum: str | None = N
     must be present and every one present must match.
     """
     if not secret or not isinstance(secret, str):
+        return False
+    if not signs_what_we_read(event):
         return False
     expected = event_checksum(event, secret)
     if expected is None:
