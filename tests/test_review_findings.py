@@ -407,18 +407,18 @@ def test_the_status_page_is_rate_limited(make_app, make_bill):
     assert codes[:5] == [200] * 5 and codes[-1] == 429
 
 
-# --- 17. bank URLs from the gateway must be https outside the local sandbox ---------------------
+# --- 17. bank URLs from the gateway must be https in production -----------------------------------
 
 
-def test_a_bank_url_that_is_not_https_is_refused_outside_the_sandbox(app):
+def test_a_bank_url_that_is_not_https_is_refused_in_production(app):
     assert safe_bank_url("http://sandbox.test/banco") == "http://sandbox.test/banco"
-    app.config.update(SANDBOX=False)
+    app.config.update(PRODUCTION=True)
     try:
         assert safe_bank_url("http://banco.test/pse") is None
         assert safe_bank_url("javascript:alert(1)") is None
         assert safe_bank_url("https://banco.test/pse") == "https://banco.test/pse"
     finally:
-        app.config.update(SANDBOX=True)
+        app.config.update(PRODUCTION=False)
 
 
 # --- 18. a payment the gateway keeps answering PENDING goes to review, and stays held ----------

@@ -79,7 +79,7 @@ def to_answer(txn: wompi.Transaction) -> GatewayAnswer:
 
 
 def safe_bank_url(url: str | None) -> str | None:
-    """A bank URL the payer may be sent to: ``https://`` only, outside the local sandbox.
+    """A bank URL the payer may be sent to: ``https://`` only in production.
 
     An address the gateway gives that is not https is treated as no address at all (the payer
     is shown the result page and the job keeps asking) and logged.
@@ -87,7 +87,7 @@ def safe_bank_url(url: str | None) -> str | None:
     if not url:
         return None
     config = current_app.config
-    if url.startswith("https://") or (not config.get("PRODUCTION") and config.get("SANDBOX")):
+    if url.startswith("https://") or not config.get("PRODUCTION"):
         return url
     current_app.logger.warning("bank URL refused (not https): %.60s", url)
     return None
