@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from babel import Locale
@@ -56,3 +57,17 @@ def mask_phone(phone: str | None) -> str:
     if not digits:
         return ""
     return "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+PESOS = re.compile(r"^\d{1,3}(\.\d{3})+$|^\d{1,12}$")
+
+
+def parse_pesos(text: str | None) -> int | None:
+    """A whole amount of pesos as a payer types it (`10000`, `10.000`, `$ 10.000`), in cents."""
+    value = re.sub(r"[\s$]", "", text or "")
+    if value.endswith(",00"):
+        value = value[:-3]
+    if not PESOS.match(value):
+        return None
+    cents = int(value.replace(".", "")) * 100
+    return cents if cents > 0 else None

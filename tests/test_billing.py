@@ -72,7 +72,9 @@ def test_several_unpaid_bills_most_urgent_first(client, csrf, make_bill):
     make_bill(concept="Primera", due_on=today + dt.timedelta(days=2))
     html = lookup(client, csrf, "21053").get_data(as_text=True)
     assert html.index("Primera") < html.index("Segunda")
-    assert html.count("Pagar $") == 2
+    # One payment for both, ticked by default (issue 14).
+    assert html.count("Incluir esta factura en el pago") == 2 and html.count(" checked") == 2
+    assert html.count("Pagar $") == 1 and "Pagar $ 36.000" in html
 
 
 def test_unknown_number_gets_a_clear_message(client, csrf, make_bill):

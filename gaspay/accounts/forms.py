@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
 from gaspay.accounts.services import MIN_PASSWORD
+from gaspay.formatting import parse_pesos
 
 MAX_PASSWORD = 128  # hashing a huge text is a denial of service
 
@@ -78,3 +93,16 @@ class PayForm(FlaskForm):
     def validate_metodo(self, field):
         if field.data not in {value for value, _ in field.choices}:
             raise ValidationError("Seleccione uno de los métodos de pago de la lista.")
+
+    # Only where the company accepts partial payments; empty means the whole balance.
+    abono = StringField("Valor a abonar", validators=[Optional()])
+
+    def validate_abono(self, field):
+        if (field.data or "").strip() and parse_pesos(field.data) is None:
+            raise ValidationError(
+                "Escriba el valor a abonar en pesos, solo con números, por ejemplo 10000."
+            )
+
+    @property
+    def abono_cents(self) -> int | None:
+        return parse_pesos(self.abono.data) if (self.abono.data or "").strip() else None

@@ -98,3 +98,17 @@ def bill_from_token(tenant: Tenant, token: str | None) -> Bill | None:
     if slug != tenant.slug:
         return None
     return get_bill(tenant, int(bill_id))
+
+
+MAX_SELECTED = 12
+
+
+def bills_from_tokens(tenant: Tenant, tokens: list[str]) -> list[Bill] | None:
+    """The bills of a selection (each by its own token), oldest due first; None if any is bad."""
+    unique = list(dict.fromkeys(t for t in tokens if t))
+    if not unique or len(unique) > MAX_SELECTED:
+        return None
+    bills = [bill_from_token(tenant, t) for t in unique]
+    if any(b is None for b in bills):
+        return None
+    return sorted(bills, key=lambda b: (b.due_on, b.id))

@@ -14,7 +14,7 @@ import logging
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from gaspay.accounts.notice_views import pay_form, render_notice
+from gaspay.accounts.notice_views import pay_form, render_notice, render_selection
 from gaspay.accounts.notices import get_notice
 from gaspay.extensions import client_ip, db, limiter
 from gaspay.payments.checkout import Payer, hosted_checkout, resumable
@@ -24,6 +24,7 @@ from gaspay.payments.schedule import first_check
 from gaspay.payments.services import (
     BillBusy,
     BillNotPayable,
+    SelectionRefused,
     get_attempt,
     open_attempt,
     schedule_check,
@@ -33,6 +34,7 @@ from gaspay.web.templating import tenant_url
 
 bp = Blueprint("checkout", __name__, url_prefix="/clientes")
 MAX_REFERENCE = 32
+MAX_SELECTED = 12
 # A hand-off page shown again after this long first asks the gateway whether the payer already
 # paid under this reference (browser "back" from the checkout): no second charge by mistake.
 RECHECK_AFTER = dt.timedelta(seconds=30)
@@ -45,8 +47,10 @@ def only_for_customer_areas():
         abort(404)
 
 
-def _busy(notice, hold, status: int = 409, reason: str | None = None):
-    return render_template("checkout/busy.html", bill=notice.bill, hold=hold, reason=reason), status
+def _busy(notice, hold, status: int = 409, reason: str | None = None, taken=()):
+    return render_template(
+        "checkout/busy.html", bill=notice.bill, hold=hold, reason=reason, taken=list(taken)
+    ), status
 
 
 def _description(bill) -> str:
@@ -72,15 +76,60 @@ def notice(bill_id: int):
         return render_notice(found, form, 409)
     if not form.validate_on_submit():
         return render_notice(found, form, 422)
+    amounts = {found.bill.id: form.abono_cents} if form.abono_cents else None
+    try:
+        return _open_and_hand_off([found], form, amounts)
+    except SelectionRefused as refused:
+        form.abono.errors = [refused.message]
+        return render_notice(found, form, 422)
+
+
+@bp.get("/avisos/seleccion", endpoint="selection")
+@login_required
+def selection():
+    """ "Pagar seleccionados": the ticked notices, their total, terms and the method."""
+    chosen = _chosen_notices(request.args.getlist("aviso"))
+    return render_selection(chosen, pay_form())
+
+
+@bp.post("/avisos/seleccion", endpoint="pay_selection")
+@limiter.limit(lambda: current_app.config["PAY_RATE_LIMIT"])
+@login_required
+def pay_selection():
+    chosen = _chosen_notices(request.form.getlist("aviso"))
+    form = pay_form(submitted=True)
+    if not form.validate_on_submit():
+        return render_selection(chosen, form, 422)
+    try:
+        return _open_and_hand_off(chosen, form, None)
+    except SelectionRefused as refused:
+        return render_selection(chosen, form, 409, error=refused.message)
+
+
+def _chosen_notices(ids: list[str]) -> list:
+    """The customer's own notices by id (any other id is a 404), oldest due first."""
+    unique = list(dict.fromkeys(ids))
+    if not unique or len(unique) > MAX_SELECTED or not all(i.isdigit() for i in unique):
+        abort(404)
+    found = [get_notice(g.tenant, current_user, int(i)) for i in unique]
+    if any(n is None for n in found):
+        abort(404)
+    return sorted(found, key=lambda n: (n.bill.due_on, n.bill.id))
+
+
+def _open_and_hand_off(notices: list, form, amounts: dict[int, int] | None):
+    """Record the attempt for the notices (the database holds each bill), then the hand-off."""
     customer = current_user._get_current_object()
+    bills = [n.bill for n in notices]
     try:
         attempt = open_attempt(
             g.tenant,
-            [found.bill],
+            bills,
+            amounts=amounts,
             gateway=form.metodo.data,
-            description=_description(found.bill),
+            description=_description(bills[0]),
             payer={
-                "payer_name": customer.full_name or found.bill.holder_name,
+                "payer_name": customer.full_name or bills[0].holder_name,
                 "payer_email": customer.email,
                 "payer_ip": client_ip(),
                 "payment_method": None,
@@ -90,9 +139,11 @@ def notice(bill_id: int):
     except BillBusy as busy:
         if resumable(busy.attempt, customer):
             return redirect(tenant_url("checkout.handoff", reference=busy.attempt.reference), 303)
-        return _busy(found, busy.attempt)
+        taken = [n for n in notices if n.bill.id in busy.bill_ids] or notices[:1]
+        return _busy(taken[0], busy.attempt, taken=[n.bill for n in taken])
     except BillNotPayable as refused:
-        return _busy(found, None, reason=refused.reason)
+        notice = next((n for n in notices if n.bill is refused.bill), notices[0])
+        return _busy(notice, None, reason=refused.reason)
     now = utcnow()
     schedule_check(attempt.id, first_check(now, left_for_gateway=True), redirected_at=now)
     return redirect(tenant_url("checkout.handoff", reference=attempt.reference), code=303)

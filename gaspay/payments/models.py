@@ -120,7 +120,10 @@ class AttemptBill(db.Model):
         ForeignKey("payment_attempts.id", ondelete="CASCADE"), primary_key=True
     )
     bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), primary_key=True)
+    # What this attempt applies to the bill: its balance, or less for a partial payment.
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # The bill's own amount when the attempt was opened: an approval compares it with the bill.
+    bill_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     attempt: Mapped[PaymentAttempt] = relationship(back_populates="bills")
     bill: Mapped[Bill] = relationship(lazy="joined")

@@ -92,20 +92,27 @@ def rejection_message(exc: GatewayRejected) -> str:
 
 def start_pse_payment(
     tenant: Tenant,
-    bill: Bill,
+    bills: list[Bill],
     request: PseRequest,
     provider: PseProvider,
     result_url: Callable[[str], str],
+    *,
+    amounts: dict[int, int] | None = None,
 ) -> PseStart:
-    """Raise BillBusy / BillNotPayable (the pending rule) or return where the payer goes."""
-    description = clean_text(tenant.payment_description.format(client=bill.client_number))[:30]
+    """Raise BillBusy / BillNotPayable / SelectionRefused or return where the payer goes.
+
+    ``bills`` are one client's; ``amounts`` an abono per bill (else each bill's balance).
+    """
+    client = bills[0].client_number
+    description = clean_text(tenant.payment_description.format(client=client))[:30]
     try:
         terms = provider.terms()
     except GatewayError:
         return PseStart(error=UNAVAILABLE)
     attempt = open_attempt(
         tenant,
-        [bill],
+        bills,
+        amounts=amounts,
         gateway="pse",
         description=description,
         payer={

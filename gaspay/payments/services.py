@@ -13,7 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.billing import rules
@@ -39,11 +39,21 @@ SOURCES = ("payer", "event", "job", "staff")
 
 
 class BillBusy(Exception):
-    """The bill has a live or approved attempt: the pending rule applies."""
+    """A bill has a live or approved attempt: the pending rule applies. ``bill_ids``: which."""
 
-    def __init__(self, attempt: PaymentAttempt):
+    def __init__(self, attempt: PaymentAttempt, bill_ids: list[int] | None = None):
         super().__init__(attempt.reference)
         self.attempt = attempt
+        self.bill_ids = bill_ids or []
+
+
+class SelectionRefused(Exception):
+    """The selection or the amount breaks a company rule; ``message`` is in the payer's words."""
+
+    def __init__(self, message: str, bills: list[Bill] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.bills = bills or []
 
 
 class BillNotPayable(Exception):
@@ -101,6 +111,27 @@ def holds_for_bills(tenant: Tenant, bill_ids: list[int]) -> dict[int, PaymentAtt
     return {bill_id: attempt for bill_id, attempt in rows}
 
 
+def approved_amounts(bill_ids: list[int]) -> dict[int, int]:
+    """For each bill, the sum applied to it by approved attempts (its balance is derived)."""
+    if not bill_ids:
+        return {}
+    rows = db.session.execute(
+        select(AttemptBill.bill_id, func.sum(AttemptBill.amount_cents))
+        .join(PaymentAttempt, PaymentAttempt.id == AttemptBill.attempt_id)
+        .where(AttemptBill.bill_id.in_(bill_ids), PaymentAttempt.status == T.APPROVED)
+        .group_by(AttemptBill.bill_id)
+    ).all()
+    return {bill_id: int(total) for bill_id, total in rows}
+
+
+def balances(bills: list[Bill]) -> dict[int, int]:
+    """What is still owed on each bill: its amount less what approved payments applied."""
+    paid = approved_amounts([b.id for b in bills])
+    return {
+        b.id: 0 if b.state != UNPAID else max(b.amount_cents - paid.get(b.id, 0), 0) for b in bills
+    }
+
+
 def payability(tenant: Tenant, bills: list[Bill]) -> dict[int, str | None]:
     """For each bill, why it cannot be paid now (``billing.rules``), or None when it can."""
     holds = holds_for_bills(tenant, [b.id for b in bills])
@@ -116,6 +147,7 @@ def open_attempt(
     description: str,
     payer: dict,
     customer_id: int | None = None,
+    amounts: dict[int, int] | None = None,
 ) -> PaymentAttempt:
     """Record the attempt and take every bill's hold, or raise BillBusy / BillNotPayable.
 
@@ -138,13 +170,16 @@ def open_attempt(
             currencies = {b.currency for b in fresh}
             if len(currencies) != 1:
                 raise BillNotPayable()
+            if tenant.pay_oldest_first:
+                _refuse_older_left_unpaid(tenant, fresh, today)
+            applied = _applied_amounts(tenant, fresh, amounts or {}, today)
             attempt = PaymentAttempt(
                 tenant=tenant.slug,
                 reference=new_reference(),
                 gateway=gateway,
                 provider="wompi",
                 description=description[:64],
-                amount_cents=sum(b.amount_cents for b in fresh),
+                amount_cents=sum(applied.values()),
                 currency=currencies.pop(),
                 customer_id=customer_id,
                 status=T.CREATED,
@@ -152,7 +187,12 @@ def open_attempt(
                 next_check_at=first_check(utcnow(), left_for_gateway=False),
                 **payer,
             )
-            attempt.bills = [AttemptBill(bill_id=b.id, amount_cents=b.amount_cents) for b in fresh]
+            attempt.bills = [
+                AttemptBill(
+                    bill_id=b.id, amount_cents=applied[b.id], bill_amount_cents=b.amount_cents
+                )
+                for b in fresh
+            ]
             db.session.add(attempt)
             db.session.flush()
             db.session.add_all(
@@ -162,9 +202,66 @@ def open_attempt(
     except IntegrityError:
         holder = holds_for_bills(tenant, bill_ids)
         if holder:
-            raise BillBusy(next(iter(holder.values()))) from None
+            raise BillBusy(next(iter(holder.values())), sorted(holder)) from None
         raise
     return attempt
+
+
+def selection_problem(
+    tenant: Tenant, bills: list[Bill], amounts: dict[int, int] | None = None
+) -> str | None:
+    """What open_attempt would refuse in this selection, in the payer's words (nothing written).
+
+    The same checks, run ahead so the page can say it before the payer types bank details;
+    open_attempt checks again in its own transaction.
+    """
+    today = today_in_bogota()
+    try:
+        if tenant.pay_oldest_first:
+            _refuse_older_left_unpaid(tenant, bills, today)
+        _applied_amounts(tenant, bills, amounts or {}, today)
+    except SelectionRefused as refused:
+        return refused.message
+    finally:
+        db.session.rollback()
+    return None
+
+
+def _refuse_older_left_unpaid(tenant: Tenant, selected: list[Bill], today) -> None:
+    """`pay_oldest_first`: no selection may leave an older payable bill of the same client."""
+    clients = {b.client_number for b in selected}
+    others = db.session.scalars(
+        select(Bill).where(
+            Bill.tenant == tenant.slug,
+            Bill.client_number.in_(clients),
+            Bill.state == UNPAID,
+            Bill.id.not_in([b.id for b in selected]),
+        )
+    ).all()
+    held = holds_for_bills(tenant, [b.id for b in others])
+    payable = [
+        b
+        for b in others
+        if rules.why_not_payable(tenant, b, held=b.id in held, today=today) is None
+    ]
+    older = rules.older_left_unpaid(selected, payable)
+    if older:
+        numbers = ", ".join(b.bill_number for b in older)
+        raise SelectionRefused(
+            f"Primero debe pagar las facturas más antiguas: incluya también la {numbers}.", older
+        )
+
+
+def _applied_amounts(tenant: Tenant, bills: list[Bill], asked: dict[int, int], today):
+    """What the attempt applies to each bill: its balance, or the abono the payer typed."""
+    owed = balances(bills)
+    applied = {}
+    for bill in bills:
+        amount = asked.get(bill.id, owed[bill.id])
+        if problem := rules.partial_problem(tenant, bill, amount, owed[bill.id], today=today):
+            raise SelectionRefused(problem, [bill])
+        applied[bill.id] = amount
+    return applied
 
 
 def _write_transition(
@@ -210,38 +307,68 @@ def _write_transition(
 
 
 def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
-    """Inside the approval's write unit: pay each bill whose amount is what the attempt recorded.
+    """Inside the approval's write unit: apply the attempt's amount to each of its bills.
 
-    Compare-and-set per bill: unpaid and the amount the payer was charged for. A bill whose
-    amount changed, or that is no longer unpaid (paid at the office meanwhile: paid twice), is
-    left as it is and the payment goes to review; nothing is paid silently.
+    Each bill is locked, then compared with what the attempt recorded: a bill whose amount
+    changed, or that is no longer unpaid (paid at the office meanwhile: paid twice), is left as
+    it is and the payment goes to review; nothing is paid silently. A bill whose approved amounts
+    reach its amount is paid — past it (two abonos for one balance) it is paid and flagged, so
+    staff refund the excess; one still owing (an abono) is released for the next payment.
     """
     links = db.session.execute(
-        select(AttemptBill.bill_id, AttemptBill.amount_cents, Bill.bill_number)
-        .join(Bill, Bill.id == AttemptBill.bill_id)
+        select(AttemptBill.bill_id, AttemptBill.amount_cents, AttemptBill.bill_amount_cents)
         .where(AttemptBill.attempt_id == attempt.id)
         .order_by(AttemptBill.bill_id)
     ).all()
-    for bill_id, applied, number in links:
-        paid = db.session.execute(
-            update(Bill)
-            .where(Bill.id == bill_id, Bill.state == UNPAID, Bill.amount_cents == applied)
-            .values(state=PAID, paid_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if paid == 1:
-            continue
-        state, amount = db.session.execute(
-            select(Bill.state, Bill.amount_cents).where(Bill.id == bill_id)
+    still_owing = []
+    for bill_id, applied, recorded in links:
+        bill = db.session.execute(
+            select(Bill.state, Bill.amount_cents, Bill.bill_number)
+            .where(Bill.id == bill_id)
+            .with_for_update()
         ).one()
-        if state != UNPAID:
+        before = db.session.scalar(
+            select(func.coalesce(func.sum(AttemptBill.amount_cents), 0))
+            .join(PaymentAttempt, PaymentAttempt.id == AttemptBill.attempt_id)
+            .where(
+                AttemptBill.bill_id == bill_id,
+                PaymentAttempt.status == T.APPROVED,
+                PaymentAttempt.id != attempt.id,
+            )
+        )
+        recorded = recorded if recorded is not None else applied
+        number = bill.bill_number
+        if bill.state != UNPAID:
             _flag(attempt, f"factura {number} ya estaba pagada: posible doble pago", "paid_twice")
-        else:
+        elif bill.amount_cents != recorded:
             _flag(
                 attempt,
-                f"factura {number}: el valor cambió de {applied} a {amount} durante el pago",
+                f"factura {number}: el valor cambió de {recorded} a {bill.amount_cents} "
+                "durante el pago",
                 "amount_changed",
             )
+        elif before + applied >= bill.amount_cents:
+            if before + applied > bill.amount_cents:  # covered, and more: staff refund the rest
+                _flag(
+                    attempt,
+                    f"factura {number}: los pagos aprobados ({before + applied}) superan su "
+                    f"valor ({bill.amount_cents})",
+                    "overpaid",
+                )
+            db.session.execute(
+                update(Bill)
+                .where(Bill.id == bill_id, Bill.state == UNPAID)
+                .values(state=PAID, paid_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            still_owing.append(bill_id)
+    if still_owing:
+        db.session.execute(
+            delete(BillHold)
+            .where(BillHold.attempt_id == attempt.id, BillHold.bill_id.in_(still_owing))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def transition(
@@ -423,7 +550,11 @@ def open_retry_attempt(original: PaymentAttempt, answer: GatewayAnswer) -> Payme
                 next_check_at=first_check(utcnow(), left_for_gateway=True),
             )
             retry.bills = [
-                AttemptBill(bill_id=ab.bill_id, amount_cents=ab.amount_cents)
+                AttemptBill(
+                    bill_id=ab.bill_id,
+                    amount_cents=ab.amount_cents,
+                    bill_amount_cents=ab.bill_amount_cents,
+                )
                 for ab in original.bills
             ]
             db.session.add(retry)

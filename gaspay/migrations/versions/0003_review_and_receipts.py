@@ -1,4 +1,4 @@
-"""review flags, receipt access and payer contact origin
+"""review flags, receipt access, payer contact origin, bill amount recorded per attempt
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +20,8 @@ def upgrade():
             sa.Column("payer_email_source", sa.String(10), nullable=False, server_default="payer")
         )
         batch.add_column(sa.Column("stuck_flagged_at", sa.DateTime(timezone=True)))
+    with op.batch_alter_table("attempt_bills") as batch:
+        batch.add_column(sa.Column("bill_amount_cents", sa.BigInteger()))
     op.create_table(
         "payment_reviews",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,6 +49,8 @@ def downgrade():
     op.drop_index("ix_payment_reviews_attempt", table_name="payment_reviews")
     op.drop_index("ix_payment_reviews_tenant_open", table_name="payment_reviews")
     op.drop_table("payment_reviews")
+    with op.batch_alter_table("attempt_bills") as batch:
+        batch.drop_column("bill_amount_cents")
     with op.batch_alter_table("payment_attempts") as batch:
         batch.drop_column("stuck_flagged_at")
         batch.drop_column("payer_email_source")
