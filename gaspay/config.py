@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 DEV_SECRET_KEY = "dev-only-secret-not-for-production"  # noqa: S105 - refused in production
 MIN_SECRET_LENGTH = 32
+# Wompi's production credentials start so (docs: wompi.md); test ones start pub_test_ etc.
+LIVE_WOMPI_PREFIXES = ("pub_prod_", "prv_prod_", "prod_integrity_", "prod_events_")
+# Forms are a few KB; an upload route raises its own limit (gaspay.web.security.upload_limit).
+MAX_CONTENT_LENGTH = 64 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -34,7 +40,7 @@ def default_settings(app: Flask) -> dict:
         "SANDBOX": True,
         "SANDBOX_BASE_URL": f"http://127.0.0.1:{port}",
         "SANDBOX_EVENT_DELAY_SECONDS": 0.5,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STORAGE_URI": "memory://",  # refused in production: one store per worker
         "RATELIMIT_HEADERS_ENABLED": False,  # each header costs storage round trips
         "LOOKUP_RATE_LIMIT": "30 per minute;300 per hour",
         "LOOKUP_TARGET_RATE_LIMIT": "20 per minute",
@@ -47,7 +53,13 @@ def default_settings(app: Flask) -> dict:
         "RECONCILE_FIRST_DELAY_MINUTES": 7,
         "RECONCILE_INTERVAL_MINUTES": 12,
         "RECONCILE_EXPIRE_UNKNOWN_MINUTES": 60,
+        # Past the tenant's pending_review_hours a still-pending attempt is asked this often.
+        "RECONCILE_SLOW_INTERVAL_MINUTES": 60,
+        # The payer's status page (it polls every 3 s while pending), per client address.
+        "RESULT_RATE_LIMIT": "90 per minute",
         "BILL_TOKEN_MAX_AGE_SECONDS": 30 * 60,
+        # Bodies past this answer 413 before they are parsed (GASPAY_MAX_CONTENT_LENGTH).
+        "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": 3600 * 2,
@@ -92,15 +104,54 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def check_production(config) -> None:
+def weak_secret_key(config) -> bool:
+    """Missing, short, or the development value that anyone can read in this file."""
     secret = config.get("SECRET_KEY") or ""
-    if secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH:
+    return secret == DEV_SECRET_KEY or len(str(secret)) < MIN_SECRET_LENGTH
+
+
+def check_production(config) -> None:
+    if weak_secret_key(config):
         raise ConfigError(
             "GASPAY_SECRET_KEY is missing or a development value: set a random value of at "
             f"least {MIN_SECRET_LENGTH} characters"
         )
     if config.get("SANDBOX"):
         raise ConfigError("GASPAY_SANDBOX must be off in production (the gateway emulator)")
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if urlsplit(storage).scheme in ("", "memory"):
+        raise ConfigError(
+            "GASPAY_RATELIMIT_STORAGE_URI must be a shared store in production (each worker "
+            "counts apart with memory://): set e.g. redis://127.0.0.1:6379/0"
+        )
+    if not str(config.get("MAIL_SERVER") or "").strip():
+        raise ConfigError(
+            "GASPAY_MAIL_SERVER is missing: production sends password-reset mail by SMTP"
+        )
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         # Allowed, but worth saying: several app servers need PostgreSQL.
         pass
+
+
+def check_signing_key(config, tenants: Iterable) -> None:
+    """Outside production too, the development key must not sign anything real.
+
+    It signs sessions and bill tokens, and it is public: with the sandbox off (the real
+    gateways) or any tenant on live Wompi keys, a forged token would open any bill. Called once
+    the tenants' accounts are bound.
+    """
+    if not weak_secret_key(config):
+        return
+    reasons = []
+    if not config.get("SANDBOX"):
+        reasons.append("GASPAY_SANDBOX is off")
+    for tenant in tenants:
+        account = getattr(tenant, "wompi", None)
+        for name in ("public_key", "private_key", "integrity_secret", "events_secret"):
+            if str(getattr(account, name, "") or "").startswith(LIVE_WOMPI_PREFIXES):
+                reasons.append(f"GASPAY_{tenant.env_prefix}_WOMPI_{name.upper()} is a live key")
+    if reasons:
+        raise ConfigError(
+            f"GASPAY_SECRET_KEY is missing or a development value while {', '.join(reasons)}: "
+            f"set a random value of at least {MIN_SECRET_LENGTH} characters"
+        )

@@ -8,7 +8,9 @@ import email
 import re
 import shutil
 import smtplib
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from pathlib import Path
 from typing import ClassVar
@@ -16,12 +18,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gaspay.accounts import recaptcha
 from gaspay.accounts.mail import wait_for_mail
 from gaspay.accounts.models import Customer, PasswordReset
-from gaspay.accounts.services import MAX_FAILURES, create_customer, create_reset, link_client
+from gaspay.accounts.services import (
+    MAX_FAILURES,
+    authenticate,
+    create_customer,
+    create_reset,
+    link_client,
+    set_password,
+    use_reset,
+)
 from gaspay.extensions import db
 from tests.conftest import CSRF_RE, csrf_from
 
@@ -376,6 +386,75 @@ def test_reset_link_of_another_tenant_is_refused(two_tenants):
     client = two_tenants.test_client()
     assert client.get(f"{BASE}/restablecer/{token}").status_code == 404
     assert client.get(f"/aguas/clientes/restablecer/{token}").status_code == 200
+
+
+def reset_with(client, token: str, password: str):
+    path = f"{BASE}/restablecer/{token}"
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    data = {"password": password, "confirm": password, "csrf_token": csrf_from(page.text)}
+    return client.post(path, data=data)
+
+
+@pytest.mark.parametrize("used", ["newest", "oldest"])
+def test_a_reset_ends_every_other_outstanding_link(client, customer, used):
+    """Outside review, point 14: an older link kept working after a newer one was used."""
+    links = [create_reset(customer) for _ in range(3)]
+    chosen = links[-1] if used == "newest" else links[0]
+    assert reset_with(client, chosen, "clave-del-enlace-1").status_code == 303
+    for token in links:
+        page = client.get(f"{BASE}/restablecer/{token}")
+        assert page.status_code == 404 and "no es válido" in page.text
+        assert reset_with(client, token, "clave-de-otro-enlace").status_code == 404
+    assert login(client, password="clave-de-otro-enlace").status_code == 422
+    assert login(client, password="clave-del-enlace-1").status_code == 303
+
+
+def test_a_reset_leaves_other_customers_links_alone(client, customer):
+    other = make_customer(email="otra@interservicios.test", clients=())
+    theirs = create_reset(other)
+    assert reset_with(client, create_reset(customer), "clave-del-enlace-2").status_code == 303
+    assert reset_with(client, theirs, "clave-de-la-otra").status_code == 303
+    assert (
+        login(client, email="otra@interservicios.test", password="clave-de-la-otra").status_code
+        == 303
+    )
+
+
+def test_changing_the_password_ends_outstanding_reset_links(client, customer):
+    links = [create_reset(customer) for _ in range(2)]
+    set_password(customer, "clave-cambiada-2026")
+    for token in links:
+        assert client.get(f"{BASE}/restablecer/{token}").status_code == 404
+    assert login(client, password="clave-cambiada-2026").status_code == 303
+    later = create_reset(customer)  # a link asked for after the change works
+    assert reset_with(client, later, "clave-posterior-2026").status_code == 303
+
+
+def test_two_links_used_at_once_change_the_password_once(app, customer):
+    """Each of eight outstanding links used at the same moment: exactly one wins, and the
+    password is the winner's (the others are revoked while they wait)."""
+    tenant = app.extensions["gaspay.tenants"]["interservicios"]
+    links = [create_reset(customer) for _ in range(8)]
+    start = threading.Barrier(len(links))
+
+    def use(i: int):
+        with app.app_context():
+            start.wait(timeout=30)
+            try:
+                return use_reset(tenant, links[i], f"clave-paralela-{i:02d}") is not None
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=len(links)) as pool:
+        won = list(pool.map(use, range(len(links))))
+    assert won.count(True) == 1, won
+    winner = won.index(True)
+    assert authenticate("interservicios", EMAIL, f"clave-paralela-{winner:02d}") is not None
+    db.session.rollback()
+    rows = db.session.scalars(select(PasswordReset)).all()
+    assert len(rows) == len(links) and all(r.used_at is not None for r in rows)
 
 
 def test_reset_link_uses_the_configured_public_url(client, customer, mail_dir):

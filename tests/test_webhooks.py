@@ -61,10 +61,32 @@ def test_checksum_is_compared_case_insensitively(client, attempt, insesp):
 
 
 def test_event_properties_are_read_from_the_event(client, attempt, insesp):
-    props = ["transaction.status", "transaction.id", "transaction.reference"]
+    props = [
+        "transaction.status",
+        "transaction.reference",
+        "transaction.amount_in_cents",
+        "transaction.id",
+    ]
     body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret, properties=props)
     assert post(client, body, headers).status_code == 200
     assert status_of(attempt) == T.APPROVED
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        ["transaction.id", "transaction.status"],
+        ["transaction.id", "transaction.amount_in_cents"],
+        ["transaction.status", "transaction.amount_in_cents", "transaction.reference"],
+    ],
+)
+def test_an_event_that_does_not_sign_id_status_and_amount_is_refused(
+    client, attempt, insesp, props
+):
+    """The sender does not choose which fields are authentic (outside review, point 10)."""
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret, properties=props)
+    assert post(client, body, headers).status_code == 401
+    assert status_of(attempt) == T.PENDING
 
 
 @pytest.mark.parametrize(
@@ -105,6 +127,34 @@ def test_forged_events_are_rejected_and_change_nothing(client, attempt, insesp, 
 def test_garbage_is_refused(client, attempt, body):
     response = post(client, body, {"Content-Type": "application/json"})
     assert response.status_code in (400, 401)
+    assert status_of(attempt) == T.PENDING
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 30_000 + "]" * 30_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        '{"data": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    ],
+    ids=["nested-lists", "nested-objects", "nested-inside-an-event"],
+)
+def test_deeply_nested_json_is_a_400_not_a_500(client, attempt, body):
+    """Python's JSON parser gives up with RecursionError (not a ValueError) past ~1000 levels."""
+    assert len(body.encode()) < 64 * 1024  # under the webhook's size limit: it is parsed
+    response = post(client, body, {"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json == {"error": "invalid event"}
+    assert status_of(attempt) == T.PENDING
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'"texto"', b"12", b"true", b"[]", b'[{"event": "transaction.updated"}]', b"9" * 5000],
+    ids=["string", "number", "boolean", "empty-list", "list-of-events", "huge-number"],
+)
+def test_a_body_that_is_not_a_json_object_is_a_400(client, attempt, body):
+    response = post(client, body, {"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json == {"error": "invalid event"}
     assert status_of(attempt) == T.PENDING
 
 

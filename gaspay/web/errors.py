@@ -13,6 +13,11 @@ MESSAGES = {
     403: ("Acceso no permitido", "No tiene permiso para ver esta página."),
     404: ("Página no encontrada", "La dirección no existe o ya no está disponible."),
     405: ("Acción no permitida", "Vuelva a la página anterior e intente de nuevo."),
+    413: (
+        "Datos demasiado grandes",
+        "Lo que envió supera el tamaño permitido. Vuelva a la página anterior e intente de "
+        "nuevo con menos datos.",
+    ),
     429: (
         "Demasiados intentos",
         "Ha hecho demasiadas consultas seguidas. Espere unos minutos e intente de nuevo.",

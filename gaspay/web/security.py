@@ -1,12 +1,25 @@
-"""Security headers on every response and cache rules for pages that show bills."""
+"""Security headers on every response, cache rules for pages that show bills, and request-size
+limits.
+
+Every request body is limited to ``MAX_CONTENT_LENGTH`` (``GASPAY_MAX_CONTENT_LENGTH``, 64 KiB
+by default: forms are a few KB); past it the answer is 413 with a Spanish page, before anything
+is parsed. A route that takes uploads raises its own limit with ``upload_limit``::
+
+    @bp.route("/importar", methods=["GET", "POST"])
+    @upload_limit(20 * 1024 * 1024)
+    def import_bills(): ...
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from gaspay.web.templating import tenant_theme_css
 
@@ -28,6 +41,37 @@ RECAPTCHA_FRAMES = (
     "; frame-src https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/"
 )
 STATIC_MAX_AGE = 365 * 24 * 3600
+UPLOAD_LIMIT_ATTR = "gaspay_upload_limit"
+View = TypeVar("View", bound=Callable)
+
+
+def upload_limit(nbytes: int) -> Callable[[View], View]:
+    """Let one view accept bodies up to ``nbytes`` instead of ``MAX_CONTENT_LENGTH``.
+
+    Put it on the view function, next to ``@bp.route`` (any order with the limiter's
+    decorators: they keep the mark). The limit is set on the request before anything reads the
+    body, CSRF protection included, and a bigger body still answers 413. Multipart file parts go
+    to temporary files; the other fields stay under Flask's ``MAX_FORM_MEMORY_SIZE``.
+    """
+    if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes <= 0:
+        raise ValueError("upload_limit needs a positive number of bytes")
+
+    def mark(view: View) -> View:
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            return view(*args, **kwargs)
+
+        setattr(limited, UPLOAD_LIMIT_ATTR, nbytes)
+        return limited  # type: ignore[return-value]
+
+    return mark
+
+
+def _apply_upload_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    limit = getattr(view, UPLOAD_LIMIT_ATTR, None)
+    if limit is not None:
+        request.max_content_length = limit
 
 
 @cache
@@ -41,6 +85,9 @@ def csp_for(theme_css: str | None, recaptcha: bool = False) -> str:
 
 
 def init_app(app: Flask) -> None:
+    # First of all the before-request functions: CSRF protection (registered earlier) reads the
+    # form, and a body's limit must be set before anything reads it.
+    app.before_request_funcs.setdefault(None, []).insert(0, _apply_upload_limit)
     if app.config.get("SEND_FILE_MAX_AGE_DEFAULT") is None:
         # Static URLs carry a content hash (templating.static_url), so a year is safe.
         app.config["SEND_FILE_MAX_AGE_DEFAULT"] = STATIC_MAX_AGE

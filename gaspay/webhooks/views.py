@@ -14,6 +14,16 @@ bp = Blueprint("webhooks", __name__)
 MAX_EVENT_BYTES = 64 * 1024
 
 
+def _json_object(text: str) -> dict | None:
+    """The body as a JSON object, or None: not JSON, too deeply nested for the parser
+    (RecursionError), a number too long to convert (ValueError), or JSON but not an object."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
 @bp.post("/webhooks/wompi", endpoint="wompi")
 @csrf.exempt
 def wompi_event():
@@ -21,11 +31,8 @@ def wompi_event():
     request.max_content_length = MAX_EVENT_BYTES  # a chunked body too: 413 past the limit
     if tenant.wompi is None or (request.content_length or 0) > MAX_EVENT_BYTES:
         return {"error": "rejected"}, 400
-    try:
-        event = json.loads(request.get_data(cache=False, as_text=True) or "null")
-    except ValueError:
-        return {"error": "invalid json"}, 400
-    if not isinstance(event, dict):
+    event = _json_object(request.get_data(cache=False, as_text=True))
+    if event is None:
         return {"error": "invalid event"}, 400
     secret = tenant.wompi.events_secret
     if not verify_event(event, secret, request.headers.get("X-Event-Checksum")):

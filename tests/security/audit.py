@@ -316,12 +316,79 @@ def run_pip_audit(allow: dict, work: Path) -> dict:
 # --------------------------------------------------------------------------- live portal
 
 
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection((LOCAL, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class LocalRedis:
+    """The production profile's rate-limit store (production refuses memory://): a redis-server
+    of the audit's own on a free port, nothing saved; else the machine's on 6379 (database 13,
+    keys under a prefix of this run)."""
+
+    def __init__(self, work: Path):
+        self.exe = shutil.which("redis-server")
+        self.port = free_port() if self.exe else 6379
+        self.log = work / "redis.log"
+        self.proc: subprocess.Popen | None = None
+        if self.exe is None and not redis_answers(6379):
+            raise RuntimeError(
+                "the production profile needs Redis (GASPAY_RATELIMIT_STORAGE_URI): install "
+                "redis-server (`make redis`) or run one on 127.0.0.1:6379"
+            )
+        self.url = f"redis://{LOCAL}:{self.port}/{0 if self.exe else 13}"
+
+    def start(self) -> None:
+        if self.exe is None:
+            return
+        options = [
+            "--bind",
+            LOCAL,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.log.parent),
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [self.exe, "--port", str(self.port), *options],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{self.log.read_text()[-2000:]}")
+            if redis_answers(self.port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("redis-server did not answer within 20 s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
 class Portal:
     """gunicorn serving `wsgi:app` from the app's environment, configured through GASPAY_*.
 
     "development": the sandbox on, every form usable. "production": GASPAY_ENV=production, no
     sandbox, production-shaped keys, the gateway at a local https port nothing listens on (the
-    pages still render; paying fails with the gateway-unavailable message).
+    pages still render; paying fails with the gateway-unavailable message), rate limits in a
+    Redis of the audit's own, a mail server nobody answers on (reset mail is logged as lost).
     """
 
     def __init__(self, work: Path, profile: str):
@@ -352,9 +419,20 @@ class Portal:
             "GATEWAY_TIMEOUT_SECONDS": "3",
             "ASYNC_URL_WAIT_SECONDS": "2",
         }
+        self.redis: LocalRedis | None = None
         if profile == "production":
             dead = free_port()
-            settings.update(ENV="production", SANDBOX="false", PUBLIC_URL=self.url)
+            self.redis = LocalRedis(work)
+            settings.update(
+                ENV="production",
+                SANDBOX="false",
+                PUBLIC_URL=self.url,
+                RATELIMIT_STORAGE_URI=self.redis.url,
+                RATELIMIT_KEY_PREFIX=f"gaspay-audit-{os.getpid()}",
+                MAIL_SERVER=LOCAL,
+                MAIL_PORT=str(dead),
+                MAIL_USE_TLS="false",
+            )
             for path in sorted((ROOT / "instance" / "tenants").glob("*.toml")):
                 prefix = f"{path.stem.upper().replace('-', '_')}_WOMPI_"
                 settings.update(
@@ -392,6 +470,8 @@ class Portal:
                 raise RuntimeError(f"flask {' '.join(args)} failed:\n{out.stderr[-2000:]}")
 
     def start(self) -> None:
+        if self.redis is not None:
+            self.redis.start()
         gunicorn = str(APP_BIN / "gunicorn")
         help_text = run([gunicorn, "--help"], timeout=60).stdout
         options = ["--no-control-socket"] if "--no-control-socket" in help_text else []
@@ -432,14 +512,17 @@ class Portal:
         raise RuntimeError("gunicorn not healthy within 60 s")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
         try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=10)
+        finally:
+            if self.redis is not None:
+                self.redis.stop()
 
     def answers(self) -> dict:
         """Requests served during the scan, by status, and the paths that answered 500."""

@@ -7,17 +7,25 @@ from one client, with the same answer as a wrong password
 password (test_wrong_email_and_wrong_password_get_the_same_answer).
 
 Here: guesses spread over many IPs still lock the account; one IP spraying many accounts meets
-the default per-IP limit; an unknown e-mail costs the same time as a known one.
+the default per-IP limit; an unknown e-mail costs the same time as a known one; what the count
+and the lock are (every wrong password counted, every MAX_FAILURES-th locks unless locked
+already, a lock never extended, a login clears both). Parallel guesses:
+tests/integrity/test_lockout_race.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 
 import pytest
+from sqlalchemy import update
 
-from gaspay.accounts.services import MAX_FAILURES
+from gaspay.accounts.models import Customer
+from gaspay.accounts.services import MAX_FAILURES, authenticate
+from gaspay.extensions import db
+from gaspay.timeutil import as_utc
 from tests.conftest import csrf_from
 from tests.test_accounts import BASE, EMAIL, PASSWORD, fresh, make_customer
 
@@ -79,3 +87,42 @@ def test_an_unknown_email_costs_the_same_time_as_a_wrong_password(attempt_login,
             into.append(time.perf_counter() - started)
     known_s, unknown_s = statistics.median(known), statistics.median(unknown)
     assert unknown_s > 0.5 * known_s and known_s > 0.5 * unknown_s, (known_s, unknown_s)
+
+
+def _end_the_lock(customer) -> None:
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def test_the_count_and_the_lock(app, customer):
+    slug = "interservicios"
+    for _ in range(MAX_FAILURES - 1):
+        assert authenticate(slug, EMAIL, "no-es-esta") is None
+    assert fresh(customer).failed_logins == MAX_FAILURES - 1 and customer.locked_until is None
+    assert authenticate(slug, EMAIL, "no-es-esta") is None  # the MAX_FAILURES-th: locked
+    locked = fresh(customer)
+    assert locked.failed_logins == MAX_FAILURES and locked.locked_until is not None
+    until = locked.locked_until
+    for _ in range(3):  # refused while locked and counted; the lock is not extended
+        assert authenticate(slug, EMAIL, "tampoco-es-esta") is None
+    assert authenticate(slug, EMAIL, PASSWORD) is None  # the right one too (not a failure)
+    assert (fresh(customer).failed_logins, customer.locked_until) == (MAX_FAILURES + 3, until)
+
+    _end_the_lock(customer)  # the next lock at the next multiple of MAX_FAILURES
+    assert authenticate(slug, EMAIL, "no-es-esta") is None
+    assert fresh(customer).failed_logins == MAX_FAILURES + 4
+    assert as_utc(customer.locked_until) < dt.datetime.now(dt.UTC)  # still unlocked
+    assert authenticate(slug, EMAIL, "no-es-esta") is None
+    relocked = fresh(customer)
+    assert relocked.failed_logins == 2 * MAX_FAILURES
+    assert as_utc(relocked.locked_until) > dt.datetime.now(dt.UTC)
+    assert authenticate(slug, EMAIL, PASSWORD) is None
+
+    _end_the_lock(customer)
+    assert authenticate(slug, EMAIL, PASSWORD) is not None  # a login clears the count and lock
+    cleared = fresh(customer)
+    assert (cleared.failed_logins, cleared.locked_until) == (0, None)

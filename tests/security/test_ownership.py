@@ -40,6 +40,9 @@ ID_ROUTES = {
     "accounts.reset": ("path", "token", "reset"),
     "pse.start": ("query", "factura", "bill_token"),  # ?factura=<signed bill token>
     "pse.pay": ("form", "factura", "bill_token"),  # hidden field factura=<signed bill token>
+    "billing.selection": ("query", "ofrecida", "bill_token"),  # "Recalcular" a selection
+    "checkout.selection": ("query", "aviso", "bill"),  # "Pagar seleccionados"
+    "checkout.pay_selection": ("form", "aviso", "bill"),
 }
 # Routes that name no object of anyone (checked by the other attack tests).
 NO_ID_ROUTES = {

@@ -2,10 +2,11 @@
 
 tests/test_config.py::test_production_refuses_development_values shows one value of each kind
 refused; here every tenant secret is refused both missing and as the development value, the real
-entry point (`wsgi:app`, what gunicorn imports) refuses to start through the environment, debug
-stays off whatever the environment says, an error is a generic page with the details in the log,
-and an HTTPS form post passes CSRF only with a same-origin Referer (which the Referrer-Policy
-still sends).
+entry point (`wsgi:app`, what gunicorn imports) refuses to start through the environment (a
+per-worker rate-limit store, no mail server, and without GASPAY_ENV the development secret key
+next to the real gateways or live keys, included), debug stays off whatever the environment
+says, an error is a generic page with the details in the log, and an HTTPS form post passes CSRF
+only with a same-origin Referer (which the Referrer-Policy still sends).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _environment(database_url: str, **overrides: str) -> dict[str, str]:
         }
     )
     for key, value in production(database_url).items():
-        if "_WOMPI_" in key:
-            env[f"GASPAY_{key}"] = value
+        if "_WOMPI_" in key or key.startswith(("RATELIMIT_", "MAIL_")):
+            env[f"GASPAY_{key}"] = value if isinstance(value, str) else str(value).lower()
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -83,8 +84,27 @@ def _start_wsgi(env: dict[str, str]) -> subprocess.CompletedProcess:
             {"GASPAY_INTERSERVICIOS_WOMPI_PRIVATE_KEY": "prv_test_sandbox_dev_interservicios"},
             "GASPAY_INTERSERVICIOS_WOMPI_PRIVATE_KEY",
         ),
+        ({"GASPAY_RATELIMIT_STORAGE_URI": "memory://"}, "GASPAY_RATELIMIT_STORAGE_URI"),
+        ({"GASPAY_RATELIMIT_STORAGE_URI": None}, "GASPAY_RATELIMIT_STORAGE_URI"),
+        ({"GASPAY_MAIL_SERVER": None}, "GASPAY_MAIL_SERVER"),
+        # GASPAY_ENV forgotten: the development key must not sign for the real gateways.
+        ({"GASPAY_ENV": None, "GASPAY_SECRET_KEY": None}, "GASPAY_SECRET_KEY"),
+        (
+            {"GASPAY_ENV": None, "GASPAY_SECRET_KEY": None, "GASPAY_SANDBOX": "true"},
+            "GASPAY_INSESP_WOMPI_PRIVATE_KEY is a live key",
+        ),
     ],
-    ids=["no-secret-key", "sandbox", "no-events-secret", "sandbox-private-key"],
+    ids=[
+        "no-secret-key",
+        "sandbox",
+        "no-events-secret",
+        "sandbox-private-key",
+        "memory-rate-limits",
+        "default-rate-limits",
+        "no-mail-server",
+        "no-env-sandbox-off-development-key",
+        "no-env-live-keys-development-key",
+    ],
 )
 def test_the_real_entry_point_refuses_to_start(database_url, overrides, message):
     result = _start_wsgi(_environment(database_url, **overrides))
