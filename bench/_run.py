@@ -50,12 +50,10 @@ def run(args, engines: list[str], command: str) -> int:
             "notices: skipped, the app has no customer notice list route "
             "(`<tenant>.accounts.notices`); the scenario runs as soon as it exists."
         )
-    limits_store = REDIS_URL if redis_reachable() else "memory://"
-    if limits_store == "memory://":
-        notes.append(
-            "Redis was not reachable on 127.0.0.1:6379: rate limits were kept in each worker's "
-            "memory (production uses Redis: one more round trip per limited request)."
-        )
+    if not redis_reachable():
+        # Production refuses memory:// rate limits, and the servers run as in production.
+        raise SystemExit("the HTTP benchmark needs Redis on 127.0.0.1:6379: redis-server --daemonize yes")
+    limits_store = REDIS_URL
     secrets_ = make_secrets(routes["prefixes"])
     events_secret = secrets_["wompi"][f"GASPAY_{routes['guest_prefix']}_WOMPI_EVENTS_SECRET"]
     today = dt.datetime.now(dt.UTC).date()

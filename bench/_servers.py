@@ -134,6 +134,10 @@ def server_env(db_url: str, secrets_: dict, workdir: Path, limits_store: str) ->
             "GASPAY_INSTANCE_PATH": str(instance),
             "GASPAY_TENANTS_DIR": str(ROOT / "instance" / "tenants"),
             "GASPAY_MAIL_DIR": str(instance / "mail"),
+            # Production wants a mail server; nothing is sent during the benchmark (no
+            # request sends mail), so a closed local port will do.
+            "GASPAY_MAIL_SERVER": "127.0.0.1",
+            "GASPAY_MAIL_PORT": "9",
             "GASPAY_RATELIMIT_STORAGE_URI": limits_store,
             "GASPAY_RATELIMIT_KEY_PREFIX": "gaspay-bench-http",
             # Raised so that wrk from one address is never limited (see the notes).
