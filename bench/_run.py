@@ -52,7 +52,9 @@ def run(args, engines: list[str], command: str) -> int:
         )
     if not redis_reachable():
         # Production refuses memory:// rate limits, and the servers run as in production.
-        raise SystemExit("the HTTP benchmark needs Redis on 127.0.0.1:6379: redis-server --daemonize yes")
+        raise SystemExit(
+            "the HTTP benchmark needs Redis on 127.0.0.1:6379: redis-server --daemonize yes"
+        )
     limits_store = REDIS_URL
     secrets_ = make_secrets(routes["prefixes"])
     events_secret = secrets_["wompi"][f"GASPAY_{routes['guest_prefix']}_WOMPI_EVENTS_SECRET"]
