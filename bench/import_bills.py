@@ -7,9 +7,11 @@
 One CSV of generated bills (fixed seed, written as a stream: never a list of rows in memory) is
 imported on every engine, each import in its own child process so that its peak memory
 (``ru_maxrss``) is its own. Each child migrates a fresh database with the project's Alembic
-migrations, imports the file with ``import_bills`` (validate pass + write pass in one
-transaction), checks the row count, then re-imports the same file (the upsert path, nothing new)
-and times that too. The figures of every engine come from the same run on the same machine.
+migrations, imports the file with ``import_bills`` (validate pass, then a write pass in batches
+of ``BATCH`` rows, each its own short transaction, recorded in ``bill_imports``), checks the row
+count, then re-imports the same file (the upsert path: every line found unchanged, nothing
+rewritten) and times that too. The figures of every engine come from the same run on the same
+machine.
 
 PostgreSQL: the benchmark creates (and drops afterwards) the database ``gaspay_bench`` next to
 the one named by ``--pg-url``. When PostgreSQL cannot be reached it is skipped with a message;
@@ -176,6 +178,7 @@ def run_child(engine: str, url: str, csv_path: str, result_path: str) -> None:
     from sqlalchemy import func, select, text
 
     from gaspay import create_app
+    from gaspay.billing import importer
     from gaspay.billing.importer import ImportReport, import_bills
     from gaspay.billing.models import PAID, Bill
     from gaspay.extensions import db
@@ -233,6 +236,10 @@ def run_child(engine: str, url: str, csv_path: str, result_path: str) -> None:
         again = timed("reimport")
         result["count_after_reimport"], result["paid_after_reimport"] = counts()
         result["reimport_written"] = again.written
+        result["reimport_unchanged"] = again.unchanged
+        result["batches"] = report.batches
+        result["rows_per_batch"] = importer.BATCH
+        result["sqlite_pause_seconds"] = importer.SQLITE_PAUSE_SECONDS if engine == "sqlite" else 0
 
         if engine == "sqlite":
             result["server_version"] = db.session.scalar(text("select sqlite_version()"))
@@ -309,6 +316,7 @@ def _summarise(result: dict, rows: int) -> dict:
         and result["written"] == rows
         and result["count"] == rows
         and result["count_after_reimport"] == rows
+        and result["reimport_unchanged"] == rows
         and result["paid_after_reimport"] == result["paid"]
     )
     return result

@@ -26,15 +26,21 @@ def _tenant_or_fail(slug: str):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Import the good lines, report the bad.")
 def import_command(tenant: str, path: str, skip_invalid: bool) -> None:
-    """Import bills from a CSV file (see README: column layout)."""
-    from gaspay.billing.importer import ImportError_, import_bills
+    """Import bills from a CSV file (see README: column layout); recorded as a load by "cli"."""
+    from gaspay.billing.importer import ImportError_, ImportRunFailed, import_bills
 
     _tenant_or_fail(tenant)
     try:
-        report = import_bills(tenant, path, skip_invalid=skip_invalid)
+        report = import_bills(tenant, path, skip_invalid=skip_invalid, created_by="cli")
     except ImportError_ as exc:
         click.echo(exc.report.summary(), err=True)
-        click.echo("Nada fue importado: corrija el archivo o use --skip-invalid.", err=True)
+        if exc.report.fatal:
+            click.echo("Nada fue importado: corrija el archivo.", err=True)
+        else:
+            click.echo("Nada fue importado: corrija el archivo o use --skip-invalid.", err=True)
+        sys.exit(1)
+    except ImportRunFailed as exc:
+        click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(report.summary())
 
@@ -55,6 +61,10 @@ def demo_load() -> None:
         from gaspay.accounts.services import ensure_demo_customer
 
         click.echo(ensure_demo_customer())
+    from gaspay.staff.demo import ensure_demo_staff
+
+    for line in ensure_demo_staff(tenants):
+        click.echo(line)
 
 
 @payments.command("reconcile")
@@ -77,3 +87,10 @@ def register(app: Flask) -> None:
     from gaspay.accounts.cli import customers
 
     app.cli.add_command(customers)
+    from gaspay.staff.cli import staff
+
+    app.cli.add_command(staff)
+    from gaspay.outbox.cli import outbox, worker
+
+    app.cli.add_command(outbox)
+    app.cli.add_command(worker)

@@ -163,5 +163,5 @@ def load_demo(instance_path: str, tenants: set[str]) -> list[ImportReport]:
     for slug, rows in demo_rows(today_in_bogota()).items():
         if slug in tenants:
             path = write_csv(Path(instance_path) / "demo" / f"{slug}.csv", rows)
-            reports.append(import_bills(slug, path))
+            reports.append(import_bills(slug, path, created_by="demo"))
     return reports

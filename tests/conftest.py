@@ -21,6 +21,12 @@ from gaspay.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("GASPAY_TEST_DATABASE_URL")
 TABLES = (
+    "outbox_deliveries",
+    "outbox_messages",
+    "outbox_disabled_endpoints",
+    "staff_notes",
+    "staff_audit",
+    "staff_users",
     "payment_reviews",
     "gateway_events",
     "attempt_transitions",
@@ -31,6 +37,7 @@ TABLES = (
     "customer_clients",
     "customers",
     "gateway_cache",
+    "bill_imports",
     "bills",
 )
 

@@ -155,55 +155,68 @@ def open_attempt(
     itself is the database's: a primary key per bill), whatever the caller checked before.
     """
     bill_ids = [b.id for b in bills]
-    try:
-        with write_unit():
-            fresh = db.session.scalars(
-                select(Bill).where(Bill.tenant == tenant.slug, Bill.id.in_(bill_ids))
-            ).all()
-            if len(fresh) != len(set(bill_ids)):
-                raise BillNotPayable()
-            today = today_in_bogota()
-            for bill in fresh:
-                reason = rules.why_not_payable(tenant, bill, held=False, today=today)
-                if reason is not None:
-                    raise BillNotPayable(reason, bill)
-            currencies = {b.currency for b in fresh}
-            if len(currencies) != 1:
-                raise BillNotPayable()
-            if tenant.pay_oldest_first:
-                _refuse_older_left_unpaid(tenant, fresh, today)
-            applied = _applied_amounts(tenant, fresh, amounts or {}, today)
-            attempt = PaymentAttempt(
-                tenant=tenant.slug,
-                reference=new_reference(),
-                gateway=gateway,
-                provider="wompi",
-                description=description[:64],
-                amount_cents=sum(applied.values()),
-                currency=currencies.pop(),
-                customer_id=customer_id,
-                status=T.CREATED,
-                # Checked by the job even if this process dies before hearing from the gateway.
-                next_check_at=first_check(utcnow(), left_for_gateway=False),
-                **payer,
+    for tries_left in (2, 1, 0):
+        try:
+            return _open_attempt_once(
+                tenant, bill_ids, gateway, description, payer, customer_id, amounts or {}
             )
-            attempt.bills = [
-                AttemptBill(
-                    bill_id=b.id, amount_cents=applied[b.id], bill_amount_cents=b.amount_cents
-                )
-                for b in fresh
-            ]
-            db.session.add(attempt)
-            db.session.flush()
-            db.session.add_all(
-                BillHold(bill_id=b.id, attempt_id=attempt.id, tenant=tenant.slug) for b in fresh
-            )
-            db.session.flush()
-    except IntegrityError:
-        holder = holds_for_bills(tenant, bill_ids)
-        if holder:
-            raise BillBusy(next(iter(holder.values())), sorted(holder)) from None
-        raise
+        except IntegrityError:
+            holder = holds_for_bills(tenant, bill_ids)
+            if holder:
+                raise BillBusy(next(iter(holder.values())), sorted(holder)) from None
+            if not tries_left:
+                raise
+            # The other attempt was released between our insert and this read: try again.
+    raise AssertionError("unreachable")
+
+
+def _open_attempt_once(tenant, bill_ids, gateway, description, payer, customer_id, amounts):
+    with write_unit():
+        # Locked (PostgreSQL; SQLite's write unit is exclusive already), in id order: an
+        # import batch changing these bills waits for this hold, or this waits for it.
+        fresh = db.session.scalars(
+            select(Bill)
+            .where(Bill.tenant == tenant.slug, Bill.id.in_(bill_ids))
+            .order_by(Bill.id)
+            .with_for_update()
+        ).all()
+        if len(fresh) != len(set(bill_ids)):
+            raise BillNotPayable()
+        today = today_in_bogota()
+        for bill in fresh:
+            reason = rules.why_not_payable(tenant, bill, held=False, today=today)
+            if reason is not None:
+                raise BillNotPayable(reason, bill)
+        currencies = {b.currency for b in fresh}
+        if len(currencies) != 1:
+            raise BillNotPayable()
+        if tenant.pay_oldest_first:
+            _refuse_older_left_unpaid(tenant, fresh, today)
+        applied = _applied_amounts(tenant, fresh, amounts, today)
+        attempt = PaymentAttempt(
+            tenant=tenant.slug,
+            reference=new_reference(),
+            gateway=gateway,
+            provider="wompi",
+            description=description[:64],
+            amount_cents=sum(applied.values()),
+            currency=currencies.pop(),
+            customer_id=customer_id,
+            status=T.CREATED,
+            # Checked by the job even if this process dies before hearing from the gateway.
+            next_check_at=first_check(utcnow(), left_for_gateway=False),
+            **payer,
+        )
+        attempt.bills = [
+            AttemptBill(bill_id=b.id, amount_cents=applied[b.id], bill_amount_cents=b.amount_cents)
+            for b in fresh
+        ]
+        db.session.add(attempt)
+        db.session.flush()
+        db.session.add_all(
+            BillHold(bill_id=b.id, attempt_id=attempt.id, tenant=tenant.slug) for b in fresh
+        )
+        db.session.flush()
     return attempt
 
 
