@@ -31,7 +31,7 @@ def import_section(import_json: Path) -> tuple[list[str], list[dict]]:
     lines += [
         f"`{data.get('command', 'python bench/import_bills.py')}` — {data.get('rows', 0):,} "
         f"generated bills, finished {data.get('finished_at', '?')}. Each import runs in its own "
-        "child process (validate pass, then writes in batches of short transactions, then a re-import).",
+        "child process (validate, then short batched writes, then a re-import).",
         "",
         "| engine | rows | seconds | rows/s | peak RSS MB | re-import s | target "
         f"(≤ {TARGETS['import_seconds']:.0f} s, ≤ {TARGETS['import_peak_mb']:.0f} MB) |",
