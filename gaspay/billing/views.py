@@ -21,7 +21,7 @@ def _lookup_target() -> str:
     A malformed number targets no client: it is counted per client address, so typos from
     many addresses never share a bucket that would lock honest payers out.
     """
-    from gaspay.extensions import client_ip  # here: this function's region only
+    from gaspay.extensions import client_ip
 
     try:
         return f"{g.tenant.slug}:{normalise_number(request.form.get('numero'))}"

@@ -1,4 +1,5 @@
-"""Local gateway emulator: Wompi's API and Web Checkout, PSE's page and a bank page.
+"""Local gateway emulator: Wompi's API and Web Checkout, PSE's page and a bank page, and
+PlacetoPay's WebCheckout (API, session page, notifications: ``placetopay.py``).
 
 A separate fake service mounted on the same server under /sandbox. It imports nothing of
 billing, payments or gateways; the app reaches it only over HTTP, through the base URLs a real
@@ -6,7 +7,9 @@ gateway would have. Merchant accounts come from the tenants' Wompi settings.
 
 Config: SANDBOX (must be true; refused in production), SANDBOX_BASE_URL,
 SANDBOX_EVENT_DELAY_SECONDS, SANDBOX_SEND_EVENTS, SANDBOX_EVENT_BACKOFF_SECONDS,
-SANDBOX_ASYNC_URL_DELAY_SECONDS.
+SANDBOX_ASYNC_URL_DELAY_SECONDS; for PlacetoPay also SANDBOX_PLACETOPAY_ACCEPT_SHA1,
+SANDBOX_PLACETOPAY_SIGNATURE, SANDBOX_PLACETOPAY_NOTIFICATION_URL,
+SANDBOX_PLACETOPAY_NOTIFICATION_RETRIES.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ __all__ = ["register_sandbox", "sign_event", "store", "wait_for_events"]
 def register_sandbox(app: Flask) -> None:
     """Mount the emulator on `app` under /sandbox, with the tenants' merchant accounts."""
     from gaspay.extensions import csrf
-    from gaspay.sandbox import api, checkout, pages
+    from gaspay.sandbox import api, checkout, pages, placetopay
 
     if app.config.get("PRODUCTION") or not app.config.get("SANDBOX"):
         raise RuntimeError("The gateway sandbox is only for development and tests (SANDBOX)")
@@ -35,3 +38,7 @@ def register_sandbox(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(pages.bp)
+    placetopay.register(app, app.extensions.get("gaspay.tenants", {}))  # /sandbox/placetopay
+    from gaspay.sandbox import mails
+
+    app.register_blueprint(mails.bp)  # /sandbox/correos: the e-mails written to MAIL_DIR
