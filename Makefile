@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium bench bench-quick wrk audit quality clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium pdf-deps redis bench bench-quick wrk audit quality clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ db: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo load
 
-## Serve the portal on http://127.0.0.1:$(PORT) with the local sandbox gateways.
-run: db
+## Serve the portal on http://127.0.0.1:$(PORT) with the local sandbox gateways, and beside it the
+## outbox worker (e-mail, webhooks, the reconciliation job). Ctrl-C stops both.
+run: db pdf-deps
+	@echo "portal http://127.0.0.1:$(PORT) · e-mails http://127.0.0.1:$(PORT)/sandbox/correos · Ctrl-C stops the portal and the worker"
+	@PORT=$(PORT) $(FLASK) worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT) --with-threads
 
 ## Start again from the demo data (drops the local SQLite database).
@@ -36,6 +40,15 @@ chromium:
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
+## WeasyPrint's libraries for the receipt PDFs (Pango, HarfBuzz, DejaVu fonts) and poppler's
+## pdftotext, with which the tests read the PDFs back.
+pdf-deps:
+	@{ ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0' \
+	  && command -v pdftotext >/dev/null && test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || { \
+	  echo "installing Debian's Pango, HarfBuzz, DejaVu fonts and poppler-utils for the receipt PDFs"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils >/dev/null; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,7 +58,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 ## The whole suite on SQLite, then again on PostgreSQL when GASPAY_TEST_DATABASE_URL is set.
-test: setup chromium lint test-sqlite test-postgres
+test: setup chromium pdf-deps lint test-sqlite test-postgres
 
 test-sqlite: setup
 	env -u GASPAY_TEST_DATABASE_URL $(BIN)/pytest
@@ -64,8 +77,14 @@ $(AUDIT_VENV)/.installed:
 	$(AUDIT_VENV)/bin/python -m pip install -q 'bandit>=1.8,<2' 'pip-audit>=2.7,<3' 'wapiti3>=3.2,<3.3'
 	touch $@
 
+## Debian's redis-server: the audit's production portal keeps its rate limits in one of its own.
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian redis-server for the audit's production portal"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 ## Scanners: bandit, pip-audit, and wapiti against a live 127.0.0.1 portal (bounded; about a minute).
-audit: setup $(AUDIT_VENV)/.installed
+audit: setup redis $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/python tests/security/audit.py
 
 bench: setup wrk

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from gaspay.config import load_config
+from gaspay.config import check_signing_key, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    check_signing_key(app.config, app.extensions["gaspay.tenants"].values())
     register_web(app)
     register_commands(app)
     return app
@@ -48,6 +49,12 @@ def register_extensions(app: Flask) -> None:
     auth.register(login_manager)  # user_loader (tenant + session token) and login redirect
     with app.app_context():
         configure_engine(db.engine)
+    from gaspay import outbox
+
+    outbox.init_app(app)  # the outbox's kinds (email, webhook) and the worker's settings
+    from gaspay.staff.imports import register_jobs
+
+    register_jobs()  # the worker runs the staff area's large bill loads ("bill_import")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -308,6 +308,7 @@ def forgot(client, address=EMAIL):
 
 
 def mails(directory: Path) -> list[email.message.EmailMessage]:
+    assert wait_for_mail()  # the outbox worker writes them after the request's commit
     return [
         email.message_from_bytes(p.read_bytes(), policy=policy.default)
         for p in sorted(directory.glob("*.eml"))
@@ -322,8 +323,10 @@ def reset_path(message) -> str:
 
 
 @pytest.fixture
-def mail_dir(client, tmp_path):
-    client.application.config["MAIL_DIR"] = str(tmp_path / "mail")
+def mail_dir(client, app, tmp_path):
+    # The outbox pass (wait_for_mail) runs in the test's app context: it writes there too.
+    for target in (client.application, app):
+        target.config["MAIL_DIR"] = str(tmp_path / "mail")
     return tmp_path / "mail"
 
 
@@ -343,6 +346,7 @@ def test_reset_answers_the_same_whether_or_not_the_email_exists(client, customer
 def test_development_mail_file_path_is_logged(client, customer, mail_dir, caplog):
     caplog.set_level("INFO")
     forgot(client)
+    assert wait_for_mail()
     [path] = mail_dir.glob("*.eml")
     assert str(path) in caplog.text
     assert path.stat().st_mode & 0o077 == 0  # holds a reset link: owner only
@@ -494,15 +498,16 @@ class FakeSMTP:
 
 
 @pytest.fixture
-def smtp(client, monkeypatch):
+def smtp(client, app, monkeypatch):
     FakeSMTP.sent, FakeSMTP.fail = [], False
     monkeypatch.setattr("gaspay.accounts.mail.smtplib.SMTP", FakeSMTP)
-    client.application.config.update(
-        MAIL_SERVER="smtp.example.co",
-        MAIL_USERNAME="portal",
-        MAIL_PASSWORD="smtp-pass",
-        MAIL_FROM="Portal <no-responder@example.co>",
-    )
+    for target in (client.application, app):  # the request's app and the outbox pass's
+        target.config.update(
+            MAIL_SERVER="smtp.example.co",
+            MAIL_USERNAME="portal",
+            MAIL_PASSWORD="smtp-pass",
+            MAIL_FROM="Portal <no-responder@example.co>",
+        )
     return FakeSMTP
 
 

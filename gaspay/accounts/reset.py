@@ -6,7 +6,7 @@ import logging
 
 from flask import current_app, render_template, url_for
 
-from gaspay.accounts.mail import send_mail_soon
+from gaspay.accounts.mail import queue_mail
 from gaspay.accounts.services import RESET_MINUTES, create_reset, find_customer
 from gaspay.tenancy.config import Tenant
 
@@ -39,18 +39,25 @@ def send_reset_link(tenant: Tenant, email: str) -> None:
     if customer is None:
         log.info("password reset asked for an unknown e-mail in %s", tenant.slug)
         return
-    token = create_reset(customer)
+
+    def mail(token: str) -> None:
+        # Inside the reset's write unit: the link and its e-mail commit together (the outbox
+        # worker sends it after the commit, so the answer never waits for the mail server).
+        body = render_template(
+            "accounts/mail/reset.txt",
+            customer=customer,
+            link=reset_link(tenant, token),
+            minutes=RESET_MINUTES,
+        )
+        queue_mail(
+            customer.email,
+            f"{tenant.name}: cree una nueva contraseña",
+            body,
+            tenant=tenant.slug,
+            topic="password_reset",
+        )
+
     try:
-        link = reset_link(tenant, token)
+        create_reset(customer, then=mail)
     except ResetLinkError:
         log.exception("password reset e-mail for customer %s not sent", customer.id)
-        return
-    body = render_template(
-        "accounts/mail/reset.txt", customer=customer, link=link, minutes=RESET_MINUTES
-    )
-    send_mail_soon(
-        customer.email,
-        f"{tenant.name}: cree una nueva contraseña",
-        body,
-        f"password reset e-mail for customer {customer.id}",
-    )

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from gaspay.billing.services import bill_token
 from gaspay.extensions import limiter
+from gaspay.outbox import pdf
 from gaspay.payments import transitions as T
 from gaspay.payments.access import may_see_in_full, remember_in_browser, started_here
 from gaspay.payments.receipts import receipt_context
@@ -30,17 +31,40 @@ def retry_url(attempt) -> str | None:
     return tenant_url("checkout.notice", bill_id=bills[0].id)
 
 
-@bp.get("/pagos/<reference>", endpoint="result")
-@limiter.limit(lambda: current_app.config["RESULT_RATE_LIMIT"])
-def result(reference: str):
+def _attempt_or_404(reference: str):
+    """The attempt by reference; a customer's is theirs alone (others: login, or 404)."""
     attempt = get_attempt(g.tenant, reference) if len(reference) <= MAX_REFERENCE else None
     if attempt is None:
         abort(404)
-    if attempt.customer_id is not None:  # a customer's receipt is theirs alone
+    if attempt.customer_id is not None:
         if not current_user.is_authenticated:
-            return current_app.login_manager.unauthorized()
+            abort(current_app.login_manager.unauthorized())
         if current_user.id != attempt.customer_id:
             abort(404)
+    return attempt
+
+
+@bp.get("/pagos/<reference>/comprobante.pdf", endpoint="receipt_pdf")
+@limiter.limit(lambda: current_app.config["RESULT_RATE_LIMIT"])
+def receipt_pdf(reference: str):
+    """ "Descargar comprobante (PDF)": the same facts as the page, for whoever sees it in full."""
+    attempt = _attempt_or_404(reference)
+    if not may_see_in_full(g.tenant, attempt, current_user):
+        abort(404)
+    if attempt.status in T.LIVE:
+        abort(409, "El comprobante estará disponible cuando el pago termine.")
+    response = make_response(pdf.receipt_pdf(g.tenant, attempt))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{pdf.receipt_filename(attempt)}"'
+    )
+    return response
+
+
+@bp.get("/pagos/<reference>", endpoint="result")
+@limiter.limit(lambda: current_app.config["RESULT_RATE_LIMIT"])
+def result(reference: str):
+    attempt = _attempt_or_404(reference)
     txn_id = request.args.get("id") or None
     if txn_id is not None and len(txn_id) > 64:
         abort(404)

@@ -14,6 +14,7 @@ def build_tenant_blueprint(tenant: Tenant) -> Blueprint:
     from gaspay.payments.checkout_views import bp as checkout_bp
     from gaspay.payments.pse_views import bp as pse_bp
     from gaspay.payments.result_views import bp as result_bp
+    from gaspay.staff.views import bp as staff_bp
     from gaspay.webhooks.views import bp as webhooks_bp
 
     bp = Blueprint(tenant.slug, __name__, url_prefix=f"/{tenant.slug}")
@@ -36,6 +37,7 @@ def build_tenant_blueprint(tenant: Tenant) -> Blueprint:
         bp.register_blueprint(checkout_bp)
     bp.register_blueprint(result_bp)
     bp.register_blueprint(webhooks_bp)
+    bp.register_blueprint(staff_bp)  # the company's staff area, whatever flows it offers
     return bp
 
 

@@ -13,6 +13,7 @@ MESSAGES = {
     403: ("Acceso no permitido", "No tiene permiso para ver esta página."),
     404: ("Página no encontrada", "La dirección no existe o ya no está disponible."),
     405: ("Acción no permitida", "Vuelva a la página anterior e intente de nuevo."),
+    409: ("Aún no disponible", "Lo que pidió aún no está disponible. Intente de nuevo más tarde."),
     413: (
         "Datos demasiado grandes",
         "Lo que envió supera el tamaño permitido. Vuelva a la página anterior e intente de "
@@ -55,7 +56,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code in MESSAGES:
-            return render_error(exc.code)
+            # A message given with abort(code, "…") is ours (Spanish); the defaults are not.
+            own = exc.description if exc.description != type(exc).description else None
+            return render_error(exc.code, own)
         return exc
 
     @app.errorhandler(Exception)
