@@ -48,10 +48,9 @@ def let_checks_through(attempt) -> None:
     """Time passes: the payer-side throttle (a few seconds per attempt) lets the next check by."""
     from sqlalchemy import update
 
+    from gaspay.db import write_unit
     from gaspay.extensions import db
     from gaspay.payments.models import PaymentAttempt
-
-    from gaspay.db import write_unit
 
     with write_unit():
         db.session.execute(
