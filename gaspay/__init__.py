@@ -74,6 +74,9 @@ def register_blueprints(app: Flask) -> None:
 def register_web(app: Flask) -> None:
     from gaspay.web import compression, errors, security, templating
 
+    from gaspay.payments import access
+
+    access.register(app)
     security.init_app(app)
     compression.init_app(app)
     templating.init_app(app)

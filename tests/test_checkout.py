@@ -409,11 +409,23 @@ def test_coming_back_while_the_gateway_is_down_shows_no_second_form(
     assert row.status == T.CREATED  # nothing guessed
     # Once the gateway answers (nothing under the reference yet), the same form is offered.
     mocked.replace(responses.GET, f"{fakes.API}/transactions", json={"data": [], "meta": {}})
+    let_checks_through(attempt)  # the hand-off asks the gateway at most every few seconds
     again = client.get(f"{BASE}/pagos/{attempt.reference}/continuar")
     assert again.status_code == 200 and "signature:integrity" in again.get_data(as_text=True)
 
 
 # --- the return page (?id=) -------------------------------------------------------------------
+
+
+def test_the_handoff_asks_the_gateway_at_most_every_few_seconds(client, customer, bill, mocked):
+    """Reloading the hand-off over and over does not hammer the gateway (fails closed)."""
+    attempt, _ = start(client, bill)
+    _age(attempt, 5)
+    mocked.get(f"{fakes.API}/transactions", json={"data": [], "meta": {}})
+    codes = [
+        client.get(f"{BASE}/pagos/{attempt.reference}/continuar").status_code for _ in range(6)
+    ]
+    assert len(mocked.calls) == 1 and codes[0] == 200 and set(codes[1:]) == {503}
 
 
 def test_approved_return_shows_success_and_the_receipt(client, customer, bill, mocked):

@@ -372,7 +372,13 @@ def test_pending_rule_on_lookup_and_on_pay(client, insesp, csrf, bill, step_url,
         "proceso de pago cuya transacción se encuentra PENDIENTE"
     )
     assert rule in html and "314 2030 301" in html and "atencion@insesp.test" in html
-    assert "2233445" in html
+    # The CUS is the payer's (outside review, point 1): a stranger reads the reference instead.
+    assert "2233445" not in html and f"transacción: referencia {attempt.reference}" in html
+    client.get(payer_url(attempt))  # the payer's own browser
+    html = client.post("/insesp/factura", data={"numero": "21053", "csrf_token": csrf()}).get_data(
+        as_text=True
+    )
+    assert "estado de la transacción: 2233445" in html
     page = client.get(step_url)
     assert page.status_code == 409 and "PENDIENTE" in page.get_data(as_text=True)
     assert "Clic para continuar con el pago" not in page.get_data(as_text=True)
@@ -385,8 +391,13 @@ def test_approved_bill_says_paid_with_cus(client, insesp, make_bill, csrf):
     html = client.post("/insesp/factura", data={"numero": "777", "csrf_token": csrf()}).get_data(
         as_text=True
     )
-    assert "Esta factura ya fue pagada" in html and "99887766" in html
+    assert "Esta factura ya fue pagada" in html and "99887766" not in html  # a stranger
     assert "Pagar $" not in html
+    client.get(payer_url(attempt))  # the payer's own browser sees the CUS
+    html = client.post("/insesp/factura", data={"numero": "777", "csrf_token": csrf()}).get_data(
+        as_text=True
+    )
+    assert "Esta factura ya fue pagada" in html and "99887766" in html
 
 
 def test_return_url_alone_never_marks_paid(client, mocked, insesp, make_bill):

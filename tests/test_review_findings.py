@@ -454,3 +454,37 @@ def test_a_payment_pending_past_the_limit_is_flagged_once_and_asked_less_often(
     assert services.holds_for_bills(insesp, [bill.id])  # still held: the money may still move
     page = client.get(payer_url(attempt)).get_data(as_text=True)
     assert "PENDIENTE" in page and insesp.support_phone in page
+
+
+# --- found attacking the fixes: the CUS is the payer's too ----------------------------------------
+
+
+def test_the_lookup_shows_the_cus_only_to_the_browser_that_paid(client, csrf, live, insesp):
+    page = client.post("/insesp/factura", data={"numero": "21053", "csrf_token": csrf()})
+    html = page.get_data(as_text=True)
+    assert "PENDIENTE" in html and live.reference in html and "CUS-778899" not in html
+    services.apply_answer(live, with_details(live, "APPROVED"), "event")
+    html = client.post("/insesp/factura", data={"numero": "21053", "csrf_token": csrf()}).get_data(
+        as_text=True
+    )
+    assert "ya fue pagada" in html and "CUS-778899" not in html
+    client.get(payer_url(live))  # the payer's own browser (the mailbox link remembers it)
+    html = client.post("/insesp/factura", data={"numero": "21053", "csrf_token": csrf()}).get_data(
+        as_text=True
+    )
+    assert "CUS-778899" in html
+
+
+def test_a_receipt_link_never_takes_an_untrusted_host(client, live, mocked, app):
+    """A stranger's request with a forged Host header causes the approval: the e-mail's link
+    still points to this portal (the sandbox's address here, PUBLIC_URL in production)."""
+    from gaspay.outbox.models import OutboxMessage
+
+    mocked.get(
+        f"{fakes.API}/transactions/{TXN}",
+        json={"data": fakes.transaction(txn_id=TXN, reference=live.reference, status="APPROVED")},
+    )
+    client.get(f"/insesp/pagos/{live.reference}?id={TXN}", headers={"Host": "evil.example"})
+    assert reload(live).status == T.APPROVED
+    payloads = db.session.scalars(select(OutboxMessage.payload)).all()
+    assert payloads and not any("evil.example" in str(p) for p in payloads)

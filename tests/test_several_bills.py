@@ -362,3 +362,27 @@ def test_two_abonos_approved_at_once_keep_the_balance_right(app, insesp, make_bi
     flagged = [a for a in approved if "overpaid" in kinds(a)]
     assert len(flagged) == 1  # exactly the one that came second
     assert services.balances([bill])[bill.id] == 0 and state(bill) == PAID
+
+
+# --- found attacking the feature ---------------------------------------------------------------
+
+
+def test_an_abono_on_the_older_bill_does_not_free_the_newer_one(insesp, make_bill):
+    older, newer = two_bills(make_bill)
+    open_for(insesp, [older], {older.id: 500_000})  # live, and it leaves 13.000 owing
+    with pytest.raises(services.SelectionRefused) as refused:
+        open_for(insesp, [newer])
+    assert older.bill_number in refused.value.message
+
+
+def test_the_lookup_ticks_at_most_what_one_payment_takes(client, csrf, make_bill):
+    for i in range(14):
+        make_bill(client="0021077", amount_cents=100_000, due_on=TODAY + dt.timedelta(days=i + 1))
+    html = lookup_html(client, csrf, "21077")
+    assert html.count(" checked") == services_max() and "Pagar $ 12.000" in html
+
+
+def services_max():
+    from gaspay.billing.services import MAX_SELECTED
+
+    return MAX_SELECTED

@@ -103,10 +103,12 @@ def bill_from_token(tenant: Tenant, token: str | None) -> Bill | None:
 MAX_SELECTED = 12
 
 
-def bills_from_tokens(tenant: Tenant, tokens: list[str]) -> list[Bill] | None:
+def bills_from_tokens(
+    tenant: Tenant, tokens: list[str], limit: int = MAX_SELECTED
+) -> list[Bill] | None:
     """The bills of a selection (each by its own token), oldest due first; None if any is bad."""
     unique = list(dict.fromkeys(t for t in tokens if t))
-    if not unique or len(unique) > MAX_SELECTED:
+    if not unique or len(unique) > limit:
         return None
     bills = [bill_from_token(tenant, t) for t in unique]
     if any(b is None for b in bills):

@@ -7,7 +7,13 @@ from flask import Blueprint, abort, current_app, g, request
 from gaspay.billing.forms import LookupForm
 from gaspay.billing.numbers import InvalidNumber, normalise_number
 from gaspay.billing.rules import accepts_partial, why_not_payable
-from gaspay.billing.services import bill_token, bills_from_tokens, lookup_bills
+from gaspay.billing.services import (
+    MAX_BILLS_SHOWN,
+    MAX_SELECTED,
+    bill_token,
+    bills_from_tokens,
+    lookup_bills,
+)
 from gaspay.extensions import limiter
 from gaspay.payments.services import balances, holds_for_bills, selection_problem
 from gaspay.web.templating import render
@@ -66,7 +72,9 @@ def _bills_context(found, chosen: set[int] | None = None) -> dict:
     ]
     tokens = {b.id: bill_token(g.tenant, b) for b in payable}
     owed = balances(bills)
-    chosen = {b.id for b in payable} if chosen is None else chosen & set(tokens)
+    if chosen is None:  # all ticked by default, as many as one payment may take
+        chosen = {b.id for b in sorted(payable, key=lambda b: (b.due_on, b.id))[:MAX_SELECTED]}
+    chosen &= set(tokens)
     selected = [b for b in payable if b.id in chosen]
     return {
         "lookup": found,
@@ -84,10 +92,13 @@ def _bills_context(found, chosen: set[int] | None = None) -> dict:
 @limiter.limit(lambda: current_app.config["LOOKUP_RATE_LIMIT"])
 def selection():
     """ "Recalcular": the same bills with the payer's selection and its total (htmx: the total)."""
-    offered = bills_from_tokens(g.tenant, request.args.getlist("ofrecida"))
+    offered = bills_from_tokens(g.tenant, request.args.getlist("ofrecida"), MAX_BILLS_SHOWN)
     if offered is None:
         abort(404)
-    chosen_bills = bills_from_tokens(g.tenant, request.args.getlist("factura")) or []
+    chosen = request.args.getlist("factura")
+    chosen_bills = bills_from_tokens(g.tenant, chosen, MAX_BILLS_SHOWN) or []
+    if len(chosen_bills) > MAX_SELECTED:
+        chosen_bills = chosen_bills[:MAX_SELECTED]  # one payment takes at most this many
     found = lookup_bills(g.tenant, offered[0].client_number)
     context = _bills_context(found, {b.id for b in chosen_bills})
     context.update(form=None, shown_number=offered[0].client_display)

@@ -96,6 +96,16 @@ def remember_in_browser(response: Response, tenant: Tenant, reference: str) -> R
     return response
 
 
+def register(app) -> None:
+    """`may_see_payer(attempt)` in templates: may this viewer see the payment's CUS and payer?"""
+    from flask import g
+    from flask_login import current_user
+
+    app.jinja_env.globals["may_see_payer"] = lambda attempt: may_see_in_full(
+        g.tenant, attempt, current_user
+    )
+
+
 def may_see_in_full(tenant: Tenant, attempt: PaymentAttempt, customer) -> bool:
     """The customer who owns it, the browser that started it, or the payer's mailbox link."""
     if attempt.customer_id is not None:

@@ -19,7 +19,7 @@ from gaspay.accounts.notices import get_notice
 from gaspay.extensions import client_ip, db, limiter
 from gaspay.payments.checkout import Payer, hosted_checkout, resumable
 from gaspay.payments.providers import GatewayError
-from gaspay.payments.reconcile import check_attempt
+from gaspay.payments.reconcile import check_attempt, claim_payer_check
 from gaspay.payments.schedule import first_check
 from gaspay.payments.services import (
     BillBusy,
@@ -109,7 +109,8 @@ def pay_selection():
 def _chosen_notices(ids: list[str]) -> list:
     """The customer's own notices by id (any other id is a 404), oldest due first."""
     unique = list(dict.fromkeys(ids))
-    if not unique or len(unique) > MAX_SELECTED or not all(i.isdigit() for i in unique):
+    well_formed = all(i.isascii() and i.isdigit() and len(i) < 12 for i in unique)
+    if not unique or len(unique) > MAX_SELECTED or not well_formed:
         abort(404)
     found = [get_notice(g.tenant, current_user, int(i)) for i in unique]
     if any(n is None for n in found):
@@ -137,7 +138,8 @@ def _open_and_hand_off(notices: list, form, amounts: dict[int, int] | None):
             customer_id=customer.id,
         )
     except BillBusy as busy:
-        if resumable(busy.attempt, customer):
+        same_bills = {link.bill_id for link in busy.attempt.bills} == {b.id for b in bills}
+        if same_bills and resumable(busy.attempt, customer):  # a double click: its hand-off
             return redirect(tenant_url("checkout.handoff", reference=busy.attempt.reference), 303)
         taken = [n for n in notices if n.bill.id in busy.bill_ids] or notices[:1]
         return _busy(taken[0], busy.attempt, taken=[n.bill for n in taken])
@@ -150,6 +152,7 @@ def _open_and_hand_off(notices: list, form, amounts: dict[int, int] | None):
 
 
 @bp.get("/pagos/<reference>/continuar", endpoint="handoff")
+@limiter.limit(lambda: current_app.config["RESULT_RATE_LIMIT"])
 @login_required
 def handoff(reference: str):
     """The signed form to the gateway; once the attempt has moved on, its result page."""
@@ -184,6 +187,8 @@ def _gateway_has_nothing_live(attempt) -> bool:
 
     False when the gateway gave no definite answer: the form must not be shown again then.
     """
+    if not claim_payer_check(attempt.id):  # asked a moment ago: wait for the next chance
+        return False
     try:
         check_attempt(g.tenant, attempt, "payer")
     except GatewayError as exc:

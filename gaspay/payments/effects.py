@@ -113,7 +113,9 @@ def _base_url() -> str | None:
     config = current_app.config
     if config.get("PUBLIC_URL"):
         return None  # mail_link uses it
-    if config.get("PRODUCTION") and not (config.get("TRUSTED_HOSTS") or config.get("SERVER_NAME")):
+    # Only a host Flask has checked (TRUSTED_HOSTS, SERVER_NAME): anyone can send a Host header,
+    # and the link carries the payer's mailbox capability. Else PUBLIC_URL or the sandbox's.
+    if not (config.get("TRUSTED_HOSTS") or config.get("SERVER_NAME")):
         return None
     return request.host_url
 

@@ -92,7 +92,7 @@ def check_attempt(
     return False
 
 
-def _claim_payer_check(attempt_id: int) -> bool:
+def claim_payer_check(attempt_id: int) -> bool:
     """At most one payer-side gateway check per attempt every few seconds, whoever asks."""
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=PAYER_CHECK_SECONDS)
@@ -122,7 +122,7 @@ def refresh_for_payer(tenant: Tenant, attempt: PaymentAttempt, txn_id: str | Non
         known = find_by_transaction_tenant(attempt.tenant, attempt.gateway, txn_id)
         if known is not None and known.is_final:
             return
-    if not _claim_payer_check(attempt.id):
+    if not claim_payer_check(attempt.id):
         return
     try:
         check_attempt(tenant, attempt, "payer", txn_id)

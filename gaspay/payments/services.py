@@ -13,7 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.billing import rules
@@ -252,10 +252,12 @@ def _refuse_older_left_unpaid(tenant: Tenant, selected: list[Bill], today) -> No
         )
     ).all()
     held = holds_for_bills(tenant, [b.id for b in others])
+    partly = _held_for_part_only(others, held)
     payable = [
         b
         for b in others
-        if rules.why_not_payable(tenant, b, held=b.id in held, today=today) is None
+        if b.id in partly
+        or rules.why_not_payable(tenant, b, held=b.id in held, today=today) is None
     ]
     older = rules.older_left_unpaid(selected, payable)
     if older:
@@ -263,6 +265,27 @@ def _refuse_older_left_unpaid(tenant: Tenant, selected: list[Bill], today) -> No
         raise SelectionRefused(
             f"Primero debe pagar las facturas más antiguas: incluya también la {numbers}.", older
         )
+
+
+def _held_for_part_only(bills: list[Bill], held: dict[int, PaymentAttempt]) -> set[int]:
+    """Bills a live abono holds: once it is approved they still owe, so they still come first."""
+    live = {bill_id: a.id for bill_id, a in held.items() if a.status in T.LIVE}
+    if not live:
+        return set()
+    applied = dict(
+        db.session.execute(
+            select(AttemptBill.bill_id, AttemptBill.amount_cents).where(
+                or_(
+                    *(
+                        and_(AttemptBill.bill_id == b, AttemptBill.attempt_id == a)
+                        for b, a in live.items()
+                    )
+                )
+            )
+        ).all()
+    )
+    owed = balances([b for b in bills if b.id in live])
+    return {b for b in live if applied.get(b, 0) < owed.get(b, 0)}
 
 
 def _applied_amounts(tenant: Tenant, bills: list[Bill], asked: dict[int, int], today):
@@ -556,7 +579,14 @@ def open_retry_attempt(original: PaymentAttempt, answer: GatewayAnswer) -> Payme
                 customer_id=original.customer_id,
                 payer_name=original.payer_name,
                 payer_email=original.payer_email,
+                payer_email_source=original.payer_email_source,
                 payer_ip=original.payer_ip,
+                person_type=original.person_type,
+                document_type=original.document_type,
+                document_number=original.document_number,
+                bank_code=original.bank_code,
+                bank_name=original.bank_name,
+                payment_method=original.payment_method,
                 retry_of_id=original.id,
                 status=T.CREATED,
                 redirected_at=original.redirected_at,
