@@ -72,9 +72,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_web(app: Flask) -> None:
-    from gaspay.web import compression, errors, security, templating
-
     from gaspay.payments import access
+    from gaspay.web import compression, errors, security, templating
 
     access.register(app)
     security.init_app(app)
