@@ -110,3 +110,63 @@ def test_overlapping_selections_at_once(world: World):
         {"rounds": ROUNDS, **outcomes, "attempts": ledger.attempts, "doubled": ledger.doubled},
     )
     assert ledger.doubled == 0 and ledger.lost == 0
+
+
+def test_two_abonos_approved_at_once_on_one_bill(world: World):
+    """Two abonos for the same balance approved at the same moment (a checkout retry of a
+    declined attempt and a later payment): the balance stays right, the second is flagged."""
+    from sqlalchemy import select
+
+    from gaspay.payments import services
+    from gaspay.payments.models import PaymentAttempt, PaymentReview
+    from tests.payments_helpers import answer
+    from tests.test_reconcile import _in_threads
+
+    app = world.portal.app
+    tenant = app.extensions["gaspay.tenants"]["insesp"]
+    [bill_id] = client_bills("990001", 1)
+    bill = db.session.get(Bill, bill_id)
+    payer = {"payer_name": "X", "payer_email": "x@correo.test"}
+
+    def abono():
+        return services.open_attempt(
+            tenant,
+            [bill],
+            gateway="pse",
+            description="abono",
+            payer=payer,
+            amounts={bill.id: 600_000},
+        )
+
+    first = abono()
+    services.apply_answer(first, answer(first, "DECLINED", txn_id="9-1-1"), "event")
+    second = abono()
+    services.apply_answer(second, answer(second, "PENDING", txn_id="9-1-2"), "payer")
+    answers = {
+        first.id: answer(first, "APPROVED", txn_id="9-1-3"),
+        second.id: answer(second, "APPROVED", txn_id="9-1-2"),
+    }
+
+    def approving(attempt_id):
+        def run():
+            services.apply_answer(
+                db.session.get(PaymentAttempt, attempt_id), answers[attempt_id], "event"
+            )
+
+        return run
+
+    assert _in_threads(app, approving(first.id), approving(second.id)) == []
+    approved = db.session.scalars(
+        select(PaymentAttempt).where(PaymentAttempt.status == "approved")
+    ).all()
+    flagged = db.session.scalars(
+        select(PaymentReview.attempt_id).where(PaymentReview.kind == "overpaid")
+    ).all()
+    bill = db.session.get(Bill, bill_id, populate_existing=True)
+    record_race(
+        "two_abonos_at_once",
+        {"approved": len(approved), "overpaid_flags": len(flagged), "bill_state": bill.state},
+    )
+    # 6.000 + 6.000 applied to a bill of 10.000: paid, and exactly one approval flagged.
+    assert len(approved) == 2 and len(flagged) == 1 and bill.state == "paid"
+    assert services.balances([bill])[bill.id] == 0
