@@ -251,16 +251,15 @@ class Phone:
         self._counter = counter
 
     def shot(self, step: str) -> Path:
-        """Full-page screenshot of this step; the page must fit the phone's width."""
+        """Full-page screenshot of this step; the page must fit the screen's width."""
         self._counter[0] += 1
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = "-".join(p for p in (f"{self._counter[0]:02d}", self.who, step) if p)
         path = SCREENSHOTS / f"{self.prefix}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True, scale="css", animations="disabled")
         width, _ = png_size(path)
-        assert width <= PHONE["viewport"]["width"], (
-            f"{path.name}: the page is {width}px wide on a {PHONE['viewport']['width']}px phone"
-        )
+        screen = (self.page.viewport_size or PHONE["viewport"])["width"]  # a phone, or a desk
+        assert width <= screen, f"{path.name}: the page is {width}px wide on a {screen}px screen"
         return path
 
 
