@@ -68,7 +68,8 @@ test-postgres: setup
 	  $(BIN)/pytest; \
 	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
 
-## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite).
+## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite),
+## then the staff area at 1 M payments (PostgreSQL: GASPAY_BENCH_DATABASE_URL or gaspay_bench_staff).
 AUDIT_VENV := .venv-audit
 
 $(AUDIT_VENV)/.installed:
@@ -91,6 +92,7 @@ bench: setup wrk
 	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install -q py-spy
 	$(BIN)/python bench/import_bills.py
 	$(BIN)/python bench/http_bench.py
+	$(BIN)/python bench/staff_bench.py
 
 ## A short smoke run of the HTTP benchmark (bench/out/BENCHMARKS-quick.md).
 bench-quick: setup wrk
