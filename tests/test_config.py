@@ -112,10 +112,10 @@ def test_unhandled_error_shows_generic_spanish_page(make_app):
 # --- the development secret key outside production ------------------------------------------
 
 LIVE_KEYS = {
-    "INSESP_WOMPI_PUBLIC_KEY": "pub_prod_insesp_live",
-    "INSESP_WOMPI_PRIVATE_KEY": "prv_prod_insesp_live",
-    "INSESP_WOMPI_INTEGRITY_SECRET": "prod_integrity_insesp",
-    "INSESP_WOMPI_EVENTS_SECRET": "prod_events_insesp",
+    "INSESP_WOMPI_PUBLIC_KEY": "pub_prod_test-insesp-live",
+    "INSESP_WOMPI_PRIVATE_KEY": "prv_prod_test-insesp-live",
+    "INSESP_WOMPI_INTEGRITY_SECRET": "prod_integrity_test-insesp",
+    "INSESP_WOMPI_EVENTS_SECRET": "prod_events_test-insesp",
 }
 
 
@@ -162,7 +162,8 @@ def test_the_development_key_still_serves_the_sandbox(database_url, extra):
 
 def test_a_real_secret_key_may_use_live_keys_outside_production(database_url):
     app = create_app(development(database_url, SECRET_KEY=GOOD_SECRET, **LIVE_KEYS))
-    assert app.extensions["gaspay.tenants"]["insesp"].wompi.private_key == "prv_prod_insesp_live"
+    wompi = app.extensions["gaspay.tenants"]["insesp"].wompi
+    assert wompi.private_key == LIVE_KEYS["INSESP_WOMPI_PRIVATE_KEY"]
 
 
 # --- request size ----------------------------------------------------------------------------
