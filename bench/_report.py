@@ -91,7 +91,7 @@ def render(report: dict) -> str:
         f"- Server: gunicorn {m['versions'].get('gunicorn')} on 127.0.0.1, "
         f"`--workers {report['workers']} --threads {report['threads']}` (gthread: one worker per "
         "CPU, threads to overlap database round trips), entry `bench/_wsgi.py` = the app of "
-        "`wsgi.py` plus the bare endpoints of `gaspay/web/bench.py`.",
+        "`wsgi.py` plus the bare endpoints of `bench/endpoints.py`.",
         "- Configuration: `GASPAY_ENV=production` with every start-up check (48-character "
         "secret key, `GASPAY_SANDBOX=false`, non-development Wompi keys and secrets for every "
         "tenant, production Wompi URLs), Secure `__Host-` cookies, security headers and "

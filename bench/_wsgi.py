@@ -2,10 +2,11 @@
 
 The app is the one ``wsgi.py`` builds, from the same ``GASPAY_*`` environment (the benchmark
 sets ``GASPAY_ENV=production``, so every production start-up check runs). The blueprint of
-``gaspay/web/bench.py`` (``/_bench/bare``, GET and POST) is registered here, in this bench-only
-entry point that no deployment uses, because the app itself refuses ``GASPAY_BENCH_ENDPOINTS``
-in production. The bare endpoints therefore go through the same server, worker, middleware,
-``before_request`` / ``after_request`` hooks and configuration as the pages measured beside them.
+``bench/endpoints.py`` (``/_bench/bare``, GET and POST, and ``/_bench/query/<slug>``) is
+registered here, in this bench-only entry point that no deployment uses: the product package
+has no benchmark endpoints. The bare endpoints therefore go through the same server, worker,
+middleware, ``before_request`` / ``after_request`` hooks and configuration as the pages
+measured beside them.
 """
 
 import sys
@@ -15,8 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gaspay.web import bench  # noqa: E402
+from bench import endpoints  # noqa: E402
 from wsgi import app  # noqa: E402
 
-if bench.bp.name not in app.blueprints:  # already there when the app mounts it itself
-    app.register_blueprint(bench.bp)
+endpoints.register(app)

@@ -64,7 +64,6 @@ def default_settings(app: Flask) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": 3600 * 2,
         "MAIL_DIR": str(instance / "mail"),
-        "BENCH_ENDPOINTS": False,
     }
 
 

@@ -69,30 +69,6 @@ def test_unknown_page_is_spanish_404(client):
     assert "Página no encontrada" in response.get_data(as_text=True)
 
 
-def test_bench_endpoints_only_when_asked(make_app, database_url):
-    assert make_app().test_client().get("/_bench/bare").status_code == 404
-    client = make_app(BENCH_ENDPOINTS=True).test_client()
-    assert client.get("/_bench/bare").status_code == 200
-    assert client.post("/_bench/bare").status_code == 200
-
-
-def test_bench_query_floor_runs_the_lookups_query(make_app, make_bill):
-    make_bill(client="0021053")
-    client = make_app(BENCH_ENDPOINTS=True).test_client()
-    assert client.get("/_bench/query/insesp?n=0021053").text == "ok"
-    assert client.get("/_bench/query/interservicios?n=0021053").text == "none"  # scoped
-    assert client.get("/_bench/query/nadie?n=1").status_code == 404
-
-
-def test_bench_endpoints_refused_in_production(database_url):
-    from gaspay import create_app
-    from gaspay.config import ConfigError
-    from tests.test_config import production
-
-    with pytest.raises(ConfigError, match="BENCH_ENDPOINTS"):
-        create_app(production(database_url, BENCH_ENDPOINTS=True))
-
-
 def test_pages_and_static_files_are_compressed(client):
     page = client.get("/insesp/factura", headers={"Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip"

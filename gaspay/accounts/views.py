@@ -1,14 +1,14 @@
 """The client area ("/clientes/"): "Cuenta" → "Entrar", "Salir", password reset, terms.
 
-The notice and payment pages are in ``notice_views`` and register on the same blueprint.
+The notice and payment pages are in ``notice_views``; both register on the package's ``bp``.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request
+from flask import current_app, flash, g, redirect, render_template, request
 from flask_login import current_user
 
-from gaspay.accounts import recaptcha
+from gaspay.accounts import bp, recaptcha
 from gaspay.accounts.auth import end_session, safe_next, start_session
 from gaspay.accounts.forms import ForgotForm, LoginForm, ResetForm
 from gaspay.accounts.reset import send_reset_link
@@ -22,8 +22,6 @@ from gaspay.accounts.services import (
 )
 from gaspay.extensions import client_ip, limiter
 from gaspay.web.templating import tenant_url
-
-bp = Blueprint("accounts", __name__, url_prefix="/clientes")
 
 LOGIN_FAILED = (
     "El correo o la contraseña no son correctos. Después de varios intentos fallidos el acceso "
@@ -136,6 +134,3 @@ def reset(token: str):
 @bp.get("/terminos", endpoint="terms")
 def terms():
     return render_template("accounts/terms.html")
-
-
-from gaspay.accounts import notice_views  # noqa: E402, F401 - registers the notice pages on bp

@@ -1,4 +1,8 @@
-"""Tenants: configuration files -> Tenant objects -> one blueprint each; `g.tenant` per request."""
+"""Tenants: configuration files -> Tenant objects (with their secrets); `g.tenant` per request.
+
+Imports no feature: the composition root (``gaspay/blueprints.py``) builds each tenant's
+blueprint from the features it enables.
+"""
 
 from gaspay.tenancy.config import Tenant, TenantConfigError
 

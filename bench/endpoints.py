@@ -1,11 +1,11 @@
 """Reference endpoints for `make bench`: the framework's own ceiling in the same app and server.
 
-Mounted only when GASPAY_BENCH_ENDPOINTS is true, never in production (start-up refuses it).
+Not part of the product: only the benchmark's own gunicorn entry (``bench/_wsgi.py``) registers
+this blueprint on the app that ``wsgi.py`` builds; no deployment serves ``/_bench``.
 """
 
 from flask import Blueprint, Flask, abort, current_app, request
 
-from gaspay.config import ConfigError
 from gaspay.extensions import csrf
 
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
@@ -36,8 +36,6 @@ def query_floor(slug: str):
 
 
 def register(app: Flask) -> None:
-    if not app.config.get("BENCH_ENDPOINTS"):
-        return
-    if app.config.get("PRODUCTION"):
-        raise ConfigError("GASPAY_BENCH_ENDPOINTS must be off in production")
-    app.register_blueprint(bp)
+    """Mount the reference endpoints on an app built by ``create_app`` (once)."""
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)

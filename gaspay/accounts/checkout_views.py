@@ -4,6 +4,9 @@ POST ``/clientes/avisos/<id>/pagar`` (terms accepted, method chosen) records the
 database allows one live attempt per bill — and redirects to ``/clientes/pagos/<ref>/continuar``,
 which shows the form that takes the browser to Wompi. The payer comes back to the result page
 (``payments.result``) with ``?id=``; events finalise the attempt.
+
+The routes are on the package's ``checkout_bp`` (endpoints ``checkout.*``), mounted for a tenant
+that collects through the hosted checkout; they answer only where the customer area is offered.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from gaspay.accounts.notice_views import pay_form, render_notice, render_selection
+from gaspay.accounts import checkout_bp as bp
+from gaspay.accounts.notice_pages import pay_form, render_notice, render_selection
 from gaspay.accounts.notices import get_notice
 from gaspay.extensions import client_ip, db, limiter
 from gaspay.payments.checkout import Payer, hosted_checkout, resumable
@@ -32,7 +36,6 @@ from gaspay.payments.services import (
 from gaspay.timeutil import as_utc, utcnow
 from gaspay.web.templating import tenant_url
 
-bp = Blueprint("checkout", __name__, url_prefix="/clientes")
 MAX_REFERENCE = 32
 MAX_SELECTED = 12
 # A hand-off page shown again after this long first asks the gateway whether the payer already
