@@ -59,7 +59,10 @@ def discover_routes() -> dict:
 
     app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "d" * 40, "SANDBOX": True})
     tenants = list(app.extensions["gaspay.tenants"].values())
-    guest = next((t for t in tenants if t.offers("guest_lookup")), None)
+    # The guest tenant measured: the one whose events are Wompi's (the demo's Insesp).
+    guest = next(
+        (t for t in tenants if t.offers("guest_lookup") and t.provider_of("pse") == "wompi"), None
+    )
     accounts = next((t for t in tenants if t.offers("customer_accounts")), None)
     endpoints = set(app.view_functions)
     routes = {"prefixes": [t.env_prefix for t in tenants], "guest": None, "accounts": None}

@@ -4,6 +4,7 @@ drop. Each server is gunicorn on 127.0.0.1 with the production configuration, en
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -147,11 +148,16 @@ def server_env(db_url: str, secrets_: dict, workdir: Path, limits_store: str) ->
         }
     )
     env.update(secrets_["wompi"])
+    # Every approval writes its webhook to the outbox beside its receipt e-mail (no worker runs
+    # during the benchmark, so nothing is delivered: the figure is the writes).
+    prefix = secrets_["events_tenant"]
+    env[f"GASPAY_{prefix}_WEBHOOK_URL"] = "https://facturacion.bench.invalid/gaspay/eventos"
+    env[f"GASPAY_{prefix}_WEBHOOK_SECRET"] = secrets_["webhook_secret"]
     env.pop("FLASK_DEBUG", None)
     return env
 
 
-def make_secrets(prefixes: list[str]) -> dict:
+def make_secrets(prefixes: list[str], events_tenant: str) -> dict:
     wompi = {}
     for prefix in prefixes:
         tag = secrets.token_hex(8)
@@ -159,7 +165,17 @@ def make_secrets(prefixes: list[str]) -> dict:
         wompi[f"GASPAY_{prefix}_WOMPI_PRIVATE_KEY"] = f"prv_prod_bench{secrets.token_hex(12)}"
         wompi[f"GASPAY_{prefix}_WOMPI_INTEGRITY_SECRET"] = f"prod_integrity_{secrets.token_hex(12)}"
         wompi[f"GASPAY_{prefix}_WOMPI_EVENTS_SECRET"] = f"prod_events_{secrets.token_hex(12)}"
-    return {"secret_key": secrets.token_urlsafe(36), "wompi": wompi}  # 48 characters
+        # A tenant on PlacetoPay (the demo's Gasnova) must start in production too.
+        wompi[f"GASPAY_{prefix}_PLACETOPAY_LOGIN"] = f"bench{secrets.token_hex(8)}"
+        wompi[f"GASPAY_{prefix}_PLACETOPAY_SECRET_KEY"] = secrets.token_hex(16)
+    webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    secret_key = secrets.token_urlsafe(36)  # 48 characters
+    return {
+        "secret_key": secret_key,
+        "wompi": wompi,
+        "webhook_secret": webhook_secret,
+        "events_tenant": events_tenant,
+    }
 
 
 def start_server(server: Server, workdir: Path, workers: int, threads: int) -> None:

@@ -20,11 +20,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app, test_config)
     configure_logging(app)
     register_extensions(app)
+    register_gateways(app)
     register_blueprints(app)
     check_signing_key(app.config, app.extensions["gaspay.tenants"].values())
     register_web(app)
     register_commands(app)
     return app
+
+
+def register_gateways(app: Flask) -> None:
+    """Each provider's adapter under its name (the payment core knows only the registry)."""
+    from gaspay.gateways.registry_setup import register_gateways as register
+
+    register(app)
 
 
 def configure_logging(app: Flask) -> None:
@@ -58,13 +66,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gaspay.tenancy.blueprints import register_tenants
-    from gaspay.web import bench
+    from gaspay.blueprints import register_tenants
     from gaspay.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     register_tenants(app)
-    bench.register(app)
     if app.config["SANDBOX"]:
         from gaspay.sandbox import register_sandbox
 

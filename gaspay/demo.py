@@ -146,7 +146,35 @@ def demo_rows(today: dt.date) -> dict[str, list[dict]]:
             due_on=due_soon,
         ),
     ]
-    return {"insesp": insesp, "interservicios": interservicios}
+    gasnova = [  # the PlacetoPay demo: guest lookup, like Insesp
+        _row(
+            bill_number="GN-0031001-DEMO",
+            client_number="0031001",
+            payment_reference="0031001",
+            concept="Factura del Gas",
+            first_name="Usuaria",
+            last_name="Demo",
+            email="usuaria.demo@correo.test",
+            phone="3007654321",
+            amount="23400",
+            period=month,
+            issued_on=today.isoformat(),
+            due_on=due,
+        ),
+        _row(
+            bill_number="GN-0031002-DEMO",
+            client_number="0031002",
+            concept="Factura del Gas",
+            first_name="Pedro",
+            last_name="Salas",
+            email="pedro.salas@correo.test",
+            phone="3109876543",
+            amount="51800",
+            period=month,
+            due_on=due_soon,
+        ),
+    ]
+    return {"insesp": insesp, "interservicios": interservicios, "gasnova": gasnova}
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

@@ -209,7 +209,7 @@ def test_the_emulated_web_checkout_accepts_the_form(client, customer, bill):
     assert "$ 46.300" in page.get_data(as_text=True)
 
 
-def test_signature_unit_against_an_independent_computation():
+def test_signature_unit_against_an_independent_computation(app):
     attempt = SimpleNamespace(
         reference="GP23456789AB",
         amount_cents=1_800_000,

@@ -39,6 +39,12 @@ def production(database_url, **extra):
                 f"{slug}_WOMPI_EVENTS_SECRET": f"prod_events_{slug.lower()}",
             }
         )
+    config.update(
+        {
+            "GASNOVA_PLACETOPAY_LOGIN": "gasnova_live_login",
+            "GASNOVA_PLACETOPAY_SECRET_KEY": "gasnova-live-secret-key",
+        }
+    )
     config.update(extra)
     return config
 

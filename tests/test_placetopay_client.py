@@ -733,6 +733,8 @@ def test_the_package_imports_nothing_of_flask_payments_or_the_rest_of_gaspay():
     for path in package.glob("*.py"):
         for module in pattern.findall(path.read_text(encoding="utf-8")):
             assert not module.startswith("flask"), (path.name, module)
+            if path.name == "adapter.py" and module == "gaspay.payments.gateway":
+                continue  # the adapter implements the neutral interface, and knows only that
             if module.startswith("gaspay"):
                 assert module.startswith("gaspay.gateways.placetopay"), (path.name, module)
 

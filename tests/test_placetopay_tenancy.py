@@ -172,3 +172,21 @@ def test_the_sandbox_app_knows_the_tenants_site(make_app, tenant_dir):
     )
     assert created.process_url.startswith("http://sandbox.test/sandbox/placetopay/session/")
     assert client.query_session(created.request_id).status.status == "PENDING"
+
+
+def test_the_hosted_checkout_is_refused_on_placetopay_at_start_up():
+    """PlacetoPay's card payments are on its own session page: a tenant file asking for Wompi's
+    Web Checkout hand-off on PlacetoPay stops start-up instead of failing the payer later."""
+    data = {
+        "slug": "gasprueba",
+        "name": "Gas de Prueba",
+        "legal_name": "GAS DE PRUEBA S.A. E.S.P.",
+        "nit": "901.111.222-3",
+        "support_phone": "601 000 0000",
+        "support_email": "soporte@gasdeprueba.test",
+        "brand_color": "#5b2a86",
+        "flows": ["customer_accounts"],
+        "gateways": {"wompi": {"provider": "placetopay"}},
+    }
+    with pytest.raises(TenantConfigError, match=r"gateways\.wompi\.provider' must be one of"):
+        parse_tenant(data, Path("gasprueba.toml"))

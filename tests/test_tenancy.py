@@ -17,13 +17,15 @@ DEMO = ROOT / "instance" / "tenants"
 
 def test_demo_tenants_load():
     tenants = {t.slug: t for t in load_tenants(DEMO)}
-    assert set(tenants) == {"insesp", "interservicios"}
+    assert set(tenants) == {"insesp", "interservicios", "gasnova"}
     insesp = tenants["insesp"]
     assert insesp.legal_name == "INGENIERIA Y SERVICIOS SOCIEDAD ANONIMA"
     assert insesp.support_phone == "314 2030 301"
     assert insesp.offers("guest_lookup") and not insesp.offers("customer_accounts")
     assert insesp.gateways == ("pse",)
     assert tenants["interservicios"].gateways == ("wompi",)
+    gasnova = tenants["gasnova"]  # the PlacetoPay demo: guest lookup, like Insesp
+    assert gasnova.offers("guest_lookup") and gasnova.provider_of("pse") == "placetopay"
 
 
 @pytest.fixture
@@ -118,5 +120,7 @@ def test_tenant_secrets_come_from_the_environment(make_app):
 
 
 def test_missing_secret_without_sandbox_names_the_variable(database_url):
-    with pytest.raises(ConfigError, match="GASPAY_INSESP_WOMPI_PUBLIC_KEY"):
+    # The first tenant file in name order without its secrets is named (Gasnova: PlacetoPay).
+    first = "GASPAY_(GASNOVA_PLACETOPAY_LOGIN|INSESP_WOMPI_PUBLIC_KEY)"
+    with pytest.raises(ConfigError, match=first):
         create_app({"TESTING": True, "DATABASE_URL": database_url, "SANDBOX": False})

@@ -1,6 +1,7 @@
 """Hosted checkout: the signed browser form that takes a payer to the gateway's own pages.
 
-For Wompi this is the Web Checkout (docs/wompi.md): a GET form to ``checkout_url`` with
+The form is built by the attempt's provider's adapter (``gateway.adapter_for``). For Wompi
+this is the Web Checkout (docs/wompi.md): a GET form to ``checkout_url`` with
 ``public-key``, ``currency``, ``amount-in-cents``, ``reference``, ``signature:integrity``,
 ``expiration-time``, ``redirect-url`` and the customer's data. Everything comes from the
 attempt recorded before the payer leaves; the integrity secret only ever signs on the server.
@@ -12,18 +13,16 @@ attempt gives the very same fields and signature.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
-from gaspay.gateways.wompi import integrity_signature
 from gaspay.payments import transitions as T
+from gaspay.payments.gateway import CheckoutOrder, HostedCheckout, adapter_for
 from gaspay.payments.models import PaymentAttempt
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import as_utc, utcnow
 
+__all__ = ["HostedCheckout", "Payer", "hosted_checkout", "payment_methods", "resumable"]
 CHECKOUT_MINUTES = 30
-PHONE_PREFIX = "+57"
-MOBILE = re.compile(r"^3\d{9}$")
 # Gateways a customer can choose as "método de pago", with the words the payer reads.
 METHODS = {"wompi": "Wompi: tarjeta débito o crédito, PSE, Nequi y otros medios"}
 
@@ -33,17 +32,6 @@ class Payer:
     email: str
     full_name: str
     phone: str | None = None
-
-
-@dataclass(frozen=True)
-class HostedCheckout:
-    action: str
-    method: str  # always "get": Wompi refuses a POSTed checkout form
-    fields: tuple[tuple[str, str], ...]
-    expires_at: dt.datetime
-
-    def field(self, name: str) -> str | None:
-        return dict(self.fields).get(name)
 
 
 def payment_methods(tenant: Tenant) -> list[tuple[str, str]]:
@@ -88,47 +76,30 @@ def _vat_cents(attempt: PaymentAttempt) -> int:
     return total
 
 
+def checkout_order(attempt: PaymentAttempt, *, redirect_url: str, payer: Payer) -> CheckoutOrder:
+    return CheckoutOrder(
+        reference=attempt.reference,
+        amount_cents=int(attempt.amount_cents),
+        currency=attempt.currency,
+        vat_cents=_vat_cents(attempt),
+        expires_at=expires_at(attempt),
+        redirect_url=redirect_url,
+        email=payer.email,
+        full_name=payer.full_name,
+        phone=payer.phone,
+    )
+
+
 def wompi_checkout(
     tenant: Tenant, attempt: PaymentAttempt, *, redirect_url: str, payer: Payer
 ) -> HostedCheckout:
-    account = tenant.wompi
-    if account is None or attempt.currency != "COP":
-        raise ValueError(f"attempt {attempt.reference} cannot go to Wompi's Web Checkout")
-    amount = int(attempt.amount_cents)
-    expiry = expires_at(attempt)
-    expiration = iso_utc(expiry)
-    signature = integrity_signature(
-        attempt.reference, amount, attempt.currency, account.integrity_secret, expiration
-    )
-    fields = [
-        ("public-key", account.public_key),
-        ("currency", attempt.currency),
-        ("amount-in-cents", str(amount)),
-        ("reference", attempt.reference),
-        ("signature:integrity", signature),
-        ("expiration-time", expiration),
-        ("redirect-url", redirect_url),
-    ]
-    vat = _vat_cents(attempt)
-    if vat > 0:
-        fields.append(("tax-in-cents:vat", str(vat)))
-    fields.append(("customer-data:email", payer.email))
-    if payer.full_name:
-        fields.append(("customer-data:full-name", payer.full_name[:120]))
-    phone = re.sub(r"\D", "", payer.phone or "")
-    if MOBILE.match(phone):
-        fields += [
-            ("customer-data:phone-number", phone),
-            ("customer-data:phone-number-prefix", PHONE_PREFIX),
-        ]
-    return HostedCheckout(account.checkout_url, "get", tuple(fields), expiry)
-
-
-BUILDERS = {"wompi": wompi_checkout}
+    order = checkout_order(attempt, redirect_url=redirect_url, payer=payer)
+    return adapter_for(tenant, "wompi").checkout(order)
 
 
 def hosted_checkout(
     tenant: Tenant, attempt: PaymentAttempt, *, redirect_url: str, payer: Payer
 ) -> HostedCheckout:
-    """The form for the attempt's gateway."""
-    return BUILDERS[attempt.gateway](tenant, attempt, redirect_url=redirect_url, payer=payer)
+    """The form for the attempt's gateway, built by the provider that created the attempt."""
+    order = checkout_order(attempt, redirect_url=redirect_url, payer=payer)
+    return adapter_for(tenant, attempt.provider).checkout(order)

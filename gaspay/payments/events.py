@@ -1,4 +1,9 @@
-"""Authentic gateway events -> attempts. Signature checking happens before this, in the view."""
+"""Authentic gateway notifications -> attempts. The adapter verifies them first, in the view.
+
+A notification whose answer the gateway signs (Wompi's event) is applied as it is; one that is
+only a hint (PlacetoPay's) names the transaction, which is then queried through the attempt's
+own provider before anything changes.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
 from gaspay.extensions import db
-from gaspay.gateways.wompi import Transaction
+from gaspay.payments.gateway import GatewayError, GatewayRejected, Notice, adapter_for
 from gaspay.payments.models import GatewayEvent, PaymentAttempt
-from gaspay.payments.providers import GatewayError, to_answer
 from gaspay.payments.services import apply_answer, attempts_query, mismatch
 from gaspay.tenancy.config import Tenant
 
@@ -43,31 +47,66 @@ def _already_recorded(tenant: Tenant, event_key: str) -> bool:
     return found is not None
 
 
-def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
-    """Apply one verified Wompi event; returns what happened (for the log and the audit row).
+def _queried(tenant: Tenant, attempt: PaymentAttempt, notice: Notice):
+    """The answer behind a hint: the attempt's provider is asked about the transaction.
+
+    Returns (answer, None), or (None, outcome): "unavailable" when the gateway could not answer
+    (nothing is recorded, so a later delivery or the job asks again), "query_refused" when it
+    answered that it knows no such transaction (recorded: a later copy changes nothing).
+    """
+    try:
+        return adapter_for(tenant, attempt.provider).status(notice.txn_id), None
+    except GatewayRejected as exc:
+        log.warning("notification for %s: query refused (%s)", attempt.reference, exc)
+        return None, "query_refused"
+    except GatewayError as exc:
+        log.warning("notification for %s: query failed (%s)", attempt.reference, type(exc))
+        return None, "unavailable"
+
+
+def apply_notice(
+    tenant: Tenant, provider: str, notice: Notice, event_key: str | None = None
+) -> str:
+    """Apply one verified notification; returns what happened (for the log and the audit row).
 
     The transition itself is idempotent (compare-and-set), so a duplicate delivery changes
     nothing; the event row, unique per (tenant, key), records each authentic event once.
     """
+    event_key = event_key or notice.key
+    event = notice.payload or {}
     if _already_recorded(tenant, event_key):
-        log.info("wompi event for %s: duplicate", tenant.slug)
+        log.info("%s event for %s: duplicate", provider, tenant.slug)
         return "duplicate"
     outcome = "ignored"
-    answer = None
-    if event.get("event") == "transaction.updated":
-        try:
-            answer = to_answer(Transaction.from_api(event["data"]["transaction"]))
-        except (GatewayError, KeyError, TypeError):
-            outcome = "malformed"
+    answer = notice.answer
+    if answer is None and notice.txn_id:
+        attempt = _find_attempt(tenant, notice.txn_id, notice.reference)
+        if attempt is None:
+            outcome = "unknown_reference"
+        elif attempt.provider != provider:
+            outcome = "provider_mismatch"
+        else:
+            answer, failed = _queried(tenant, attempt, notice)
+            outcome = failed or outcome
+            db.session.refresh(attempt)
+    elif answer is None and provider == "wompi" and event.get("event") == "transaction.updated":
+        outcome = "malformed"
     if answer is not None:
         attempt = _find_attempt(tenant, answer.txn_id, answer.reference)
         if attempt is None:
             outcome = "unknown_reference"
+        elif attempt.provider != provider:
+            # One provider's answer never moves (or opens a retry of) another provider's
+            # attempt: only the attempt's own provider speaks for it (after a switch too).
+            outcome = "provider_mismatch"
         elif problem := mismatch(attempt, answer):
             outcome = f"mismatch: {problem}"[:40]
             apply_answer(attempt, answer, "event")  # flags it for review, changes nothing
         else:
             outcome = "applied" if apply_answer(attempt, answer, "event") else "no_change"
+    if outcome == "unavailable":
+        # No definite answer: nothing recorded, so a later delivery (or the job) tries again.
+        return outcome
     try:
         with write_unit():
             db.session.add(
@@ -93,5 +132,5 @@ def apply_wompi_event(tenant: Tenant, event: dict, event_key: str) -> str:
                 )
             return outcome
         outcome = "duplicate"
-    log.info("wompi event for %s: %s", tenant.slug, outcome)
+    log.info("%s event for %s: %s", provider, tenant.slug, outcome)
     return outcome

@@ -60,6 +60,7 @@ class PseRequest:
     full_name: str
     phone: str
     payer_ip: str | None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -142,6 +143,7 @@ def start_pse_payment(
         description=description,
         redirect_url=result_url(attempt.reference),
         payer_ip=request.payer_ip,
+        user_agent=request.user_agent,
     )
     now = utcnow()
     try:
@@ -156,14 +158,16 @@ def start_pse_payment(
     if stopped := _disagrees(attempt, answer):
         return stopped
     apply_answer(attempt, answer, "payer")
-    try:
-        answer, bank_url = provider.wait_for_bank_url(answer.txn_id)
-    except GatewayError as exc:  # unknown, or refused (401/403/404): the job asks again later
-        log.warning("no bank URL for %s: %s", attempt.reference, exc)
-        bank_url = None
-    else:
-        if stopped := _disagrees(attempt, answer):
-            return stopped
+    bank_url = answer.bank_url if answer.status == T.GATEWAY_PENDING else None
+    if bank_url is None:
+        try:
+            answer = provider.wait_for_bank_url(answer.txn_id)
+        except GatewayError as exc:  # unknown, or refused (401/403/404): the job asks later
+            log.warning("no bank URL for %s: %s", attempt.reference, exc)
+        else:
+            if stopped := _disagrees(attempt, answer):
+                return stopped
+            bank_url = answer.bank_url
     if answer.status != T.GATEWAY_PENDING:
         apply_answer(attempt, answer, "payer")
     if bank_url:

@@ -186,6 +186,7 @@ def pay():
         full_name=form.nombre.data.strip(),
         phone=phone,
         payer_ip=client_ip(),
+        user_agent=request.headers.get("User-Agent"),
     )
     tenant = g.tenant
     try:

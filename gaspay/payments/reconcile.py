@@ -17,8 +17,8 @@ from sqlalchemy import or_, select, update
 from gaspay.db import write_unit
 from gaspay.extensions import db
 from gaspay.payments import transitions as T
+from gaspay.payments.gateway import GatewayError, GatewayRejected, adapter_for
 from gaspay.payments.models import PaymentAttempt
-from gaspay.payments.providers import GatewayError, GatewayRejected, pse_provider
 from gaspay.payments.schedule import is_stuck, next_check
 from gaspay.payments.services import (
     apply_answer,
@@ -66,11 +66,13 @@ def _claim(attempt_id: int, seen_next: dt.datetime | None, until: dt.datetime) -
 def check_attempt(
     tenant: Tenant, attempt: PaymentAttempt, source: str, txn_id: str | None = None
 ) -> bool:
-    """Ask the gateway about one attempt and apply a definite answer. True if it moved."""
-    provider = pse_provider(tenant)
+    """Ask the gateway about one attempt and apply a definite answer. True if it moved.
+
+    The attempt's own provider answers, whoever serves the tenant today.
+    """
+    provider = adapter_for(tenant, attempt.provider)
     txn_id = txn_id or attempt.gateway_txn_id
     reference = attempt.reference
-    db.session.rollback()  # no transaction open across the gateway call
     if txn_id:
         answer = provider.status(txn_id)
         if answer.reference != reference:

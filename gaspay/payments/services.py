@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from gaspay.db import write_unit
 from gaspay.extensions import db
 from gaspay.payments import effects
 from gaspay.payments import transitions as T
+from gaspay.payments.gateway import GatewayAnswer, provider_for
 from gaspay.payments.models import (
     AttemptBill,
     AttemptTransition,
@@ -63,22 +63,6 @@ class BillNotPayable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.bill = bill
-
-
-@dataclass(frozen=True)
-class GatewayAnswer:
-    """What a gateway said about one transaction, in the terms the portal needs."""
-
-    txn_id: str
-    status: str  # the gateway's word: PENDING, APPROVED, DECLINED, ERROR, VOIDED
-    reference: str
-    amount_cents: int
-    currency: str
-    cus: str | None = None
-    bank_name: str | None = None
-    payment_method: str | None = None
-    message: str | None = None
-    bank_url: str | None = None  # PSE: where the payer authorises the debit, while pending
 
 
 def new_reference() -> str:
@@ -197,7 +181,7 @@ def _open_attempt_once(tenant, bill_ids, gateway, description, payer, customer_i
             tenant=tenant.slug,
             reference=new_reference(),
             gateway=gateway,
-            provider="wompi",
+            provider=provider_for(tenant, gateway),
             description=description[:64],
             amount_cents=sum(applied.values()),
             currency=currencies.pop(),

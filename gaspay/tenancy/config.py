@@ -22,6 +22,9 @@ COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 FLOWS = {"guest_lookup", "customer_accounts"}
 GATEWAYS = {"pse", "wompi"}
 PROVIDERS = {"wompi", "placetopay"}
+# Who can serve each way to pay: the PSE step on either; the hosted (Web Checkout) hand-off only
+# on Wompi (PlacetoPay's card payments are on its own session page, reached by the PSE step).
+PROVIDERS_OF = {"pse": {"wompi", "placetopay"}, "wompi": {"wompi"}}
 RESERVED_SLUGS = {"static", "sandbox", "healthz", "admin", "api"}
 MIN_CONTRAST = 4.5  # WCAG 2.2 AA for normal text, white on the brand colour
 WOMPI_SECRETS = ("public_key", "private_key", "integrity_secret", "events_secret")
@@ -193,9 +196,10 @@ def parse_tenant(data: dict, path: Path) -> Tenant:
         )
     for name, settings in gateways.items():
         provider = settings.get("provider", "wompi") if isinstance(settings, dict) else None
-        if provider not in PROVIDERS:
+        offered = PROVIDERS_OF.get(name, PROVIDERS)
+        if provider not in offered:
             raise TenantConfigError(
-                f"{path}: field 'gateways.{name}.provider' must be one of {sorted(PROVIDERS)}"
+                f"{path}: field 'gateways.{name}.provider' must be one of {sorted(offered)}"
             )
     if "guest_lookup" in flows and "pse" not in gateways:
         raise TenantConfigError(f"{path}: field 'gateways' needs 'pse' for the guest_lookup flow")

@@ -1,4 +1,4 @@
-"""The integrity rig: real gunicorn servers, a fake Wompi with fault switches, a database.
+"""The integrity rig: real gunicorn servers, fake Wompi and PlacetoPay with fault switches, a DB.
 
 - Database: on PostgreSQL (``GASPAY_TEST_DATABASE_URL``) a database of this run's own
   (``gaspay_integrity_<pid>``, created and dropped here; a schema of its own when the user may not
@@ -35,6 +35,7 @@ from gaspay.config import normalise_database_url
 from gaspay.extensions import db
 from tests.conftest import _empty_tables
 from tests.integrity import figures
+from tests.integrity.fake_placetopay import FakePlacetoPay, Site
 from tests.integrity.fake_wompi import FakeWompi, Merchant
 from tests.integrity.portal import World
 from tests.integrity.rig import (
@@ -42,6 +43,9 @@ from tests.integrity.rig import (
     ENGINE,
     GATEWAY_TIMEOUT,
     LOCAL_APP_NAME,
+    P2P_LOGIN,
+    P2P_SECRET,
+    P2P_TENANT,
     PG_URL,
     ROOT,
     SERVER_APP_NAME,
@@ -183,6 +187,7 @@ class Portal:
     flask: str
     servers: list[str]
     fake: FakeWompi
+    p2p: FakePlacetoPay
     settings: dict
     env: dict[str, str]
     app: object
@@ -221,6 +226,9 @@ def portal(integrity_db, tmp_path_factory):
         for slug in TENANTS
     ]
     fake = FakeWompi(merchants, timeout_sleep=GATEWAY_TIMEOUT + 0.6).start()
+    p2p = FakePlacetoPay(
+        [Site(P2P_TENANT, P2P_LOGIN, P2P_SECRET)], timeout_sleep=GATEWAY_TIMEOUT + 0.6
+    ).start()
     settings = {
         "SECRET_KEY": "integrity-suite-secret-key-" + "s" * 32,
         "DATABASE_URL": integrity_db,
@@ -241,6 +249,10 @@ def portal(integrity_db, tmp_path_factory):
         settings[prefix + "CHECKOUT_URL"] = fake.url + "/p/"
         for name, value in keys(slug).items():
             settings[prefix + name.upper()] = value
+    # Gasnova, the PlacetoPay demo tenant, talks to the fake PlacetoPay.
+    settings["GASNOVA_PLACETOPAY_LOGIN"] = P2P_LOGIN
+    settings["GASNOVA_PLACETOPAY_SECRET_KEY"] = P2P_SECRET
+    settings["GASNOVA_PLACETOPAY_BASE_URL"] = p2p.url
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GASPAY_")}
     env.update({f"GASPAY_{k}": _env_value(v) for k, v in settings.items()})
@@ -296,6 +308,7 @@ def portal(integrity_db, tmp_path_factory):
             flask=str(BIN / "flask"),
             servers=servers,
             fake=fake,
+            p2p=p2p,
             settings=settings,
             env=env,
             app=app,
@@ -319,25 +332,38 @@ def portal(integrity_db, tmp_path_factory):
                 proc.wait(timeout=5)
             log.close()
         fake.stop()
+        p2p.stop()
 
 
-@pytest.fixture
-def world(portal, request):
-    """A clean slate: empty tables, a fresh gateway; an app context for database checks."""
+def _world(portal, request, provider: str):
+    """A clean slate: empty tables, fresh gateways; an app context for database checks."""
     portal.fake.reset()
+    portal.p2p.reset()
     with portal.app.app_context():
         db.session.remove()
         _empty_tables()
-        w = World(portal)
+        w = World(portal, provider)
         try:
             yield w
         finally:
             w.close()
             portal.fake.reset()
+            portal.p2p.reset()
             db.session.remove()
             report = getattr(request.node, "rep_call", None)
             if report is not None and report.failed:
                 print(portal.log_tail())
+
+
+@pytest.fixture
+def world(portal, request):
+    yield from _world(portal, request, "wompi")
+
+
+@pytest.fixture
+def p2p_world(portal, request):
+    """The same rig, seen through PlacetoPay: Gasnova's payers, the fake PlacetoPay."""
+    yield from _world(portal, request, "placetopay")
 
 
 # --------------------------------------------------------------------------- figures

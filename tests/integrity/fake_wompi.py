@@ -159,6 +159,15 @@ class FakeWompi:
     def api_url(self) -> str:
         return self.url + "/v1"
 
+    @property
+    def pay_url_prefix(self) -> str:
+        """Where a created PSE transaction sends the payer (the bank's page)."""
+        return self.url + "/banco/"
+
+    @staticmethod
+    def txn_id_of(bank_url: str) -> str:
+        return bank_url.rsplit("/", 1)[1]
+
     # -- server ----------------------------------------------------------------------------
 
     def start(self) -> FakeWompi:

@@ -43,7 +43,7 @@ def add_duration(nodeid: str, seconds: float, skipped: bool = False) -> None:
         _skipped.add(nodeid)
     if nodeid in _skipped:
         return
-    suite = "races" if "test_races" in nodeid else "faults"
+    suite = "races" if "test_races" in nodeid or "test_p2p_races" in nodeid else "faults"
     with _lock:
         DURATIONS[suite] = DURATIONS.get(suite, 0.0) + seconds
 
@@ -118,6 +118,16 @@ def summary_lines(doc: dict) -> list[str]:
             f"{t['gateway_transactions']}, lost {t['lost']}, doubled {t['doubled']}, resolved "
             f"{t['resolved']}, unresolved {t['unresolved']}, wrong final state {t['wrong']}"
         )
+        cases = doc["faults"]["cases"]
+        p2p = {k: v for k, v in cases.items() if k.startswith("placetopay/")}
+        if p2p:
+            t = _totals(p2p)
+            lines.append(
+                f"faults (placetopay of these): {t['cases']} cases, attempts made "
+                f"{t['attempts']}, sessions {t['gateway_transactions']}, lost {t['lost']}, "
+                f"doubled {t['doubled']}, resolved {t['resolved']}, unresolved "
+                f"{t['unresolved']}, wrong final state {t['wrong']}"
+            )
         if "gateway_calls" in t:
             lines.append(
                 f"faults: gateway calls {t['gateway_calls']}, made inside an open database "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 import subprocess
 from collections import Counter, defaultdict
@@ -57,6 +58,10 @@ def spanish_page(response: requests.Response, status: int, *phrases: str) -> str
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} not in page: {text[:1500]}"
     return text
+
+
+# The bank field of the PSE step: PlacetoPay's own page shows the bank list.
+BANK_FIELD = {"gasnova": "P2P"}
 
 
 class Payer:
@@ -109,7 +114,7 @@ class Payer:
             "csrf_token": csrf.group(1),
             "factura": token.group(1),
             "tipo_cliente": "0",
-            "banco": "1007",
+            "banco": BANK_FIELD.get(self.tenant, "1007"),
             "tipo_documento": "CC",
             "documento": "1099888777",
             "nombre": "Usuario Integridad",
@@ -126,9 +131,11 @@ class Payer:
         return self.get(f"/{self.tenant}/pagos/{reference}", params=params)
 
 
-def post_event(base: str, tenant: str, body: bytes, headers: dict) -> tuple[int, str]:
+def post_event(
+    base: str, tenant: str, body: bytes, headers: dict, provider: str = "wompi"
+) -> tuple[int, str]:
     response = requests.post(
-        f"{base}/{tenant}/webhooks/wompi", data=body, headers=headers, timeout=HTTP_TIMEOUT
+        f"{base}/{tenant}/webhooks/{provider}", data=body, headers=headers, timeout=HTTP_TIMEOUT
     )
     with response:
         outcome = ""
@@ -138,12 +145,16 @@ def post_event(base: str, tenant: str, body: bytes, headers: dict) -> tuple[int,
 
 
 def post_events_parallel(
-    bases: list[str], tenant: str, copies: list[tuple[bytes, dict]], workers: int = 32
+    bases: list[str],
+    tenant: str,
+    copies: list[tuple[bytes, dict]],
+    workers: int = 32,
+    provider: str = "wompi",
 ) -> list[tuple[int, str]]:
     """Every copy posted at once, spread over the servers in turn."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(post_event, bases[i % len(bases)], tenant, body, headers)
+            pool.submit(post_event, bases[i % len(bases)], tenant, body, headers, provider)
             for i, (body, headers) in enumerate(copies)
         ]
         return [f.result(timeout=60) for f in futures]
@@ -151,6 +162,11 @@ def post_events_parallel(
 
 def signed_event(txn: dict, secret: str, timestamp: int | None = None) -> tuple[bytes, dict]:
     return fakes.event(txn, secret, timestamp=timestamp)
+
+
+def p2p_notification(body: dict) -> tuple[bytes, dict]:
+    """A PlacetoPay notification as posted: JSON, nothing in the headers."""
+    return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -181,6 +197,7 @@ class Ledger:
     resolved: int = 0
     unresolved: int = 0
     wrong: int = 0
+    unreachable: int = 0  # PlacetoPay sessions whose create answer never reached us, unpaid
     final_states: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -193,6 +210,7 @@ class Ledger:
             "resolved": self.resolved,
             "unresolved": self.unresolved,
             "wrong": self.wrong,
+            "unreachable_sessions": self.unreachable,
             "final_states": self.final_states,
         }
 
@@ -204,9 +222,11 @@ class Ledger:
 class World:
     """One test's handle on the servers, the fake gateway, the database and the job."""
 
-    def __init__(self, portal):
+    def __init__(self, portal, provider: str = "wompi"):
         self.portal = portal
-        self.fake = portal.fake
+        self.provider = provider
+        self.fake = portal.p2p if provider == "placetopay" else portal.fake
+        self.tenant = "gasnova" if provider == "placetopay" else "insesp"
         self.servers = portal.servers
         self.payers: list[Payer] = []
 
@@ -234,7 +254,8 @@ class World:
 
     # -- data ----------------------------------------------------------------------------
 
-    def bill(self, tenant: str = "insesp", amount: int | None = None) -> BillRef:
+    def bill(self, tenant: str | None = None, amount: int | None = None) -> BillRef:
+        tenant = tenant or self.tenant
         n = next(_numbers)
         bill = Bill(
             tenant=tenant,
@@ -273,8 +294,8 @@ class World:
         )
         return self.only_attempt(bill)
 
-    def payer(self, server: int = 0, tenant: str = "insesp") -> Payer:
-        payer = Payer(self.servers[server % len(self.servers)], tenant)
+    def payer(self, server: int = 0, tenant: str | None = None) -> Payer:
+        payer = Payer(self.servers[server % len(self.servers)], tenant or self.tenant)
         self.payers.append(payer)
         return payer
 
@@ -282,8 +303,9 @@ class World:
         """A payment with a healthy gateway: the payer is sent to the bank's URL."""
         response = payer.pay(payer.bank_step(token))
         assert response.status_code == 303, response.text[:800]
-        assert response.headers["Location"].startswith(self.fake.url + "/banco/")
-        return response.headers["Location"].rsplit("/", 1)[1]
+        location = response.headers["Location"]
+        assert location.startswith(self.fake.pay_url_prefix), location
+        return self.fake.txn_id_of(location)
 
     def events_secret(self, slug: str) -> str:
         return self.portal.app.extensions["gaspay.tenants"][slug].wompi.events_secret
@@ -328,7 +350,12 @@ class World:
 
     def age_unknown_creations(self) -> int:
         """Time passes for attempts the gateway has no transaction for (nothing was charged)."""
-        known = {(t.merchant, t.reference) for t in self.fake.transactions()}
+        # A PlacetoPay session whose create answer never arrived is unknown to us for good.
+        known = {
+            (t.merchant, t.reference)
+            for t in self.fake.transactions()
+            if getattr(t, "reachable", True)
+        }
         stale = [
             a.id
             for a in self.attempts()
@@ -344,6 +371,17 @@ class World:
                 )
             db.session.rollback()
         return len(stale)
+
+    def assert_next_check_scheduled(self) -> None:
+        """No live attempt is left without a next check (a lost notification is not retried)."""
+        horizon = (utcnow() + dt.timedelta(hours=2)).replace(tzinfo=None)
+        for attempt in self.attempts():
+            if attempt.status in T.LIVE:
+                assert attempt.next_check_at is not None, attempt.reference
+                assert attempt.next_check_at.replace(tzinfo=None) <= horizon, (
+                    attempt.reference,
+                    attempt.next_check_at,
+                )
 
     def assert_nothing_guessed(self) -> None:
         """While the gateway is unreachable nothing is final, nothing is paid."""
@@ -379,6 +417,7 @@ class World:
     def settle(self) -> dict[str, int]:
         """The fault has cleared: time passes, every live attempt is due, the job runs."""
         self.fake.clear_faults()
+        self.assert_next_check_scheduled()
         self.age_unknown_creations()
         self.make_due()
         report = self.job()
@@ -409,7 +448,9 @@ class World:
         approved_at_gateway: Counter[int] = Counter()
         for t in txns:
             attempt = by_txn.get((t.merchant, t.id))
-            if attempt is None:
+            if attempt is None and not getattr(t, "reachable", True) and t.status != "APPROVED":
+                ledger.unreachable += 1  # never answered to us: nobody could pay on it
+            elif attempt is None:
                 ledger.lost += 1
                 ledger.problems.append(f"gateway {t.id} ({t.status}, {t.reference}): no attempt")
             elif t.status == "APPROVED" and attempt.status != T.APPROVED:
@@ -444,7 +485,10 @@ class World:
             txn = txn_of.get((a.tenant, a.gateway_txn_id)) if a.gateway_txn_id else None
             if txn is not None:
                 truth = TRUTH.get(txn.status, T.PENDING)
-            elif any(t.merchant == a.tenant and t.reference == a.reference for t in txns):
+            elif any(
+                t.merchant == a.tenant and t.reference == a.reference and getattr(t, "reachable", 1)
+                for t in txns
+            ):
                 truth = "bound to nothing"  # the unbound transaction is counted as lost
             else:
                 truth = T.EXPIRED  # the gateway never had it: nothing was charged

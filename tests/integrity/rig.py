@@ -13,6 +13,10 @@ ENGINE = "postgresql" if PG_URL else "sqlite"
 SERVERS = 2 if PG_URL else 1
 GATEWAY_TIMEOUT = 1  # seconds: the app gives up on the gateway after this
 TENANTS = ("insesp", "interservicios")
+# The PlacetoPay demo tenant and its production-shaped site credentials at the fake PlacetoPay.
+P2P_TENANT = "gasnova"
+P2P_LOGIN = "gasnova_integrity_login"
+P2P_SECRET = "gasnova-integrity-secret-key"
 # Connection names of this run (other runs of the suite may share the PostgreSQL server).
 SERVER_APP_NAME = f"gaspay-integrity-server-{os.getpid()}"
 LOCAL_APP_NAME = f"gaspay-integrity-local-{os.getpid()}"

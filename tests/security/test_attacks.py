@@ -85,8 +85,11 @@ def test_no_secret_in_any_page(client, tenants, make_bill):
     make_bill()
     secrets = []
     for tenant in tenants.values():
-        account = tenant.wompi
-        secrets += [account.private_key, account.integrity_secret, account.events_secret]
+        if account := tenant.wompi:
+            secrets += [account.private_key, account.integrity_secret, account.events_secret]
+        if site := tenant.placetopay:
+            secrets.append(site.secret_key)
+    assert secrets
     pages = [client.get(url).get_data(as_text=True) for url in GET_PAGES]
     for secret in secrets:
         assert all(secret not in page for page in pages), secret

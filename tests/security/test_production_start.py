@@ -38,6 +38,19 @@ def test_every_tenant_secret_is_refused_missing_or_development(database_url, slu
         create_app(production(database_url, **{key: bad}))
 
 
+@pytest.mark.parametrize("value", ["", "development"])
+@pytest.mark.parametrize("name", ["login", "secret_key"])
+def test_the_placetopay_tenant_secrets_are_refused_missing_or_development(
+    database_url, name, value
+):
+    from gaspay.tenancy.secrets import placetopay_sandbox_value
+
+    key = f"GASNOVA_PLACETOPAY_{name.upper()}"
+    bad = placetopay_sandbox_value("gasnova", name) if value == "development" else ""
+    with pytest.raises(ConfigError, match=f"GASPAY_{key}"):
+        create_app(production(database_url, **{key: bad}))
+
+
 @pytest.mark.parametrize("secret", [None, "", "s" * 31])
 def test_a_missing_or_short_secret_key_is_refused(database_url, secret):
     config = production(database_url, SECRET_KEY=secret)
@@ -60,7 +73,7 @@ def _environment(database_url: str, **overrides: str) -> dict[str, str]:
         }
     )
     for key, value in production(database_url).items():
-        if "_WOMPI_" in key or key.startswith(("RATELIMIT_", "MAIL_")):
+        if "_WOMPI_" in key or "_PLACETOPAY_" in key or key.startswith(("RATELIMIT_", "MAIL_")):
             env[f"GASPAY_{key}"] = value if isinstance(value, str) else str(value).lower()
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

@@ -52,8 +52,10 @@ def test_demo_load_creates_the_demo_staff_once(app, runner, client):
     db.session.rollback()
     emails = db.session.scalars(select(StaffUser.email).order_by(StaffUser.email)).all()
     assert emails == [
+        "admin@gasnova.test",
         "admin@insesp.test",
         "admin@interservicios.test",
+        "consulta@gasnova.test",
         "consulta@insesp.test",
         "consulta@interservicios.test",
     ]
