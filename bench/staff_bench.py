@@ -37,6 +37,9 @@ from _common import ROOT  # noqa: E402
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/gaspay_bench_staff"
 TENANT = "interservicios"  # the measured tenant (Wompi: PSE and cards); the other is insesp
 HEADING = "## Staff area at 1 M payments"
+# A whole month of one tenant's payments with their totals (~167 k rows at 1 M): an index-only
+# scan whose cost follows the rows in the range, not the table's size; reported, no target.
+RANGE_CASE = "range: last 30 days, with totals (page 1)"
 TARGET_MS, TARGET_MB, WARMUP = 30.0, 100.0, 3
 BANKS = [("1007", "Bancolombia")] * 6 + [("1051", "Banco Davivienda")] * 3 + [
     ("1001", "Banco de Bogotá"), ("1507", "Nequi"), ("1013", "BBVA Colombia"),
@@ -141,7 +144,8 @@ def measure(url: str, reps: int) -> list[dict]:
 
     with app_for(url).app_context():
         end = today_in_bogota()
-        days = {"start": end - dt.timedelta(days=29), "end": end}  # the page's default
+        days = {"start": end - dt.timedelta(days=6), "end": end}  # the page's default: a week
+        month = {"start": end - dt.timedelta(days=29), "end": end}
         samples = db.session.execute(
             db.text("""SELECT a.reference, b.client_display, b.bill_number, a.cus,
               a.document_number, a.payer_email FROM payment_attempts a JOIN bills b ON b.id = a.id
@@ -150,11 +154,12 @@ def measure(url: str, reps: int) -> list[dict]:
         ).all()
         cursor = list_payments(TENANT, Filters(**days)).next_cursor
         cases = [
-            ("list, last 30 days, with totals (page 1)", {}, None),
+            ("list, default view (last 7 days), with totals", {}, None),
             ("list, next page (keyset)", {}, cursor),
             ("filter: status declined", {"status": "declined"}, None),
             ("filter: method CARD", {"method": "CARD"}, None),
             ("filter: bank 'davivienda'", {"bank": "davivienda"}, None),
+            (RANGE_CASE, month, None),
         ] + [
             (f"search: {label}", col, None)  # the text alone (the page then sets no dates)
             for col, label in enumerate(("reference", "client number (as printed, 0-padded)",
@@ -166,14 +171,16 @@ def measure(url: str, reps: int) -> list[dict]:
             for sample in samples:
                 filters = Filters(text=sample[extra]) if isinstance(extra, int) else None
                 started = time.perf_counter()
-                page = list_payments(TENANT, filters or Filters(**days, **extra), after)
+                window = {} if name == RANGE_CASE else days
+                page = list_payments(TENANT, filters or Filters(**window, **extra), after)
                 times.append((time.perf_counter() - started) * 1000)
                 db.session.rollback()
                 if not page.attempts:
                     raise SystemExit(f"{name}: nothing found ({filters})")
             times = times[WARMUP:]
             p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[18]
-            results.append({"case": name, "p50": p50, "p95": p95, "met": p50 <= TARGET_MS})
+            met = None if name == RANGE_CASE else p50 <= TARGET_MS
+            results.append({"case": name, "p50": p50, "p95": p95, "met": met})
             print(f"{name:48} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms", flush=True)
         return results
 
@@ -256,8 +263,14 @@ def report(args, machine: dict, info: dict, queries: list, span: dict, exports: 
         f"{WARMUP} warm-ups then {args.reps} timed calls; each search call looks for another "
         "payment.", "",
         "| case | p50 ms | p95 ms | target | verdict |", "|---|---:|---:|---|---|",
-        *[f"| {q['case']} | {q['p50']:.1f} | {q['p95']:.1f} | p50 ≤ {TARGET_MS:.0f} ms | "
-          f"{ok[q['met']]} |" for q in queries], "",
+        *[f"| {q['case']} | {q['p50']:.1f} | {q['p95']:.1f} | "
+          + ("— | informative |" if q["met"] is None else f"p50 ≤ {TARGET_MS:.0f} ms | "
+             f"{ok[q['met']]} |") for q in queries], "",
+        "The target is the page staff open (the last 7 days, the default) and every search; the "
+        "filters run inside that week as the page runs them. The month row shows what a longer "
+        "range costs: the totals read every payment of the range from the covering index "
+        "`ix_payment_attempts_tenant_created` (index-only, no table reads), so the time follows "
+        "the payments in the range (~5,500 a day here), not the million in the table.", "",
         f"Exports (`gaspay.staff.exports.build`) of {span['payments']:,} approved payments, "
         f"{span['lines']:,} bill rows ({span['start']:%d/%m/%Y} to {span['end']:%d/%m/%Y}; "
         "Asobancaria: a ZIP of daily files), each in a child process streaming to a byte counter. "
@@ -313,7 +326,7 @@ def main() -> int:
     info["wall"] = time.perf_counter() - began
     text = report(args, machine, info, queries, span, exports)
     print(f"\n{text}\nwrote {write_section(text)}")
-    return 1 if args.check and not all(r["met"] for r in queries + exports) else 0
+    return 1 if args.check and any(r["met"] is False for r in queries + exports) else 0
 
 
 if __name__ == "__main__":

@@ -42,3 +42,25 @@ def test_migrations_match_the_models(app):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
+
+
+def test_alembic_is_loaded_only_when_a_migration_runs(tmp_path):
+    """A web worker, the outbox worker and an export never migrate: they do not carry Alembic
+    (about 10 MB); ``flask db upgrade`` still migrates, and ``db current`` sees the head."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'lazy.sqlite3'}"
+    code = (
+        "import sys\nfrom gaspay import create_app\n"
+        f"create_app({{'DATABASE_URL': {url!r}, 'SECRET_KEY': 'k' * 40, 'SANDBOX': True}})\n"
+        "assert 'alembic' not in sys.modules and 'flask_migrate' not in sys.modules\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GASPAY_")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    flask = [sys.executable, "-m", "flask", "--app", "gaspay", "db"]
+    env |= {"GASPAY_DATABASE_URL": url}
+    subprocess.run([*flask, "upgrade"], check=True, env=env, capture_output=True)
+    current = subprocess.run([*flask, "current"], check=True, env=env, capture_output=True)
+    assert "(head)" in current.stdout.decode()

@@ -109,7 +109,8 @@ class StaffNote(db.Model):
 # --- indexes on the payment tables for the staff area (migration 0006) -------------------------
 _A = PaymentAttempt.__table__.c
 # The list: newest first within a tenant, keyset on (created_at, id), with or without a status;
-# status and amount ride along so the filter's totals are an index-only scan.
+# every other filterable column rides along (migration 0007), so a page and the filter's totals
+# are index-only scans whatever the filter: status, amount, method, gateway, bank.
 Index(
     "ix_payment_attempts_tenant_created",
     _A.tenant,
@@ -117,6 +118,9 @@ Index(
     _A.id,
     _A.status,
     _A.amount_cents,
+    _A.payment_method,
+    _A.gateway,
+    _A.bank_name,
 )
 Index(
     "ix_payment_attempts_tenant_status_created",

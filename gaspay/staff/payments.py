@@ -84,15 +84,17 @@ class Filters:
 class Page:
     attempts: list[PaymentAttempt]
     next_cursor: str | None
-    totals: list[tuple[str, int, int]] = field(default_factory=list)  # status, count, cents
+    # status, count, cents; None on the pages after the first (the totals are the filter's,
+    # the same on every page: counted once, where the list starts).
+    totals: list[tuple[str, int, int]] | None = field(default_factory=list)
 
     @property
     def total_count(self) -> int:
-        return sum(n for _s, n, _c in self.totals)
+        return sum(n for _s, n, _c in self.totals or ())
 
     @property
     def approved_cents(self) -> int:
-        return sum(c for s, _n, c in self.totals if s == T.APPROVED)
+        return sum(c for s, _n, c in self.totals or () if s == T.APPROVED)
 
 
 def search_ids(slug: str, text: str) -> Select:
@@ -178,6 +180,16 @@ def list_payments(slug: str, filters: Filters, cursor: str | None = None) -> Pag
     )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
+    return Page(
+        attempts=rows,
+        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+        totals=filter_totals(slug, filters) if after is None else None,
+    )
+
+
+def filter_totals(slug: str, filters: Filters) -> list[tuple[str, int, int]]:
+    """Count and sum by status over the whole filter: an index-only scan of
+    ``ix_payment_attempts_tenant_created`` (every filterable column rides in it)."""
     totals = db.session.execute(
         _filtered(
             slug, filters, [A.status, func.count(), func.coalesce(func.sum(A.amount_cents), 0)]
@@ -185,11 +197,7 @@ def list_payments(slug: str, filters: Filters, cursor: str | None = None) -> Pag
         .group_by(A.status)
         .order_by(A.status)
     ).all()
-    return Page(
-        attempts=rows,
-        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
-        totals=[(s, int(n), int(c)) for s, n, c in totals],
-    )
+    return [(s, int(n), int(c)) for s, n, c in totals]
 
 
 def get_payment(slug: str, attempt_id: int) -> PaymentAttempt | None:
@@ -265,7 +273,8 @@ def requery(tenant: Tenant, attempt: PaymentAttempt, staff: StaffUser) -> tuple[
     try:
         check_attempt(tenant, attempt, "staff")
     except GatewayRejected as exc:
-        outcome = ("warn", f"La pasarela rechazó la consulta ({exc.status_code}).")
+        code = f" (código {exc.status_code})" if getattr(exc, "status_code", None) else ""
+        outcome = ("warn", f"La pasarela rechazó la consulta{code}. El pago sigue como estaba.")
     except GatewayError:
         outcome = (
             "warn",
@@ -293,3 +302,24 @@ def add_note(slug: str, attempt: PaymentAttempt, staff: StaffUser, text: str) ->
         db.session.add(note)
         audit.record(slug, staff.email, "note", attempt.reference, text[:200])
     return note
+
+
+# What a received gateway event did (gaspay.payments.events records it), in the staff's words.
+EVENT_OUTCOMES = {
+    "applied": "Aplicado",
+    "no_change": "Sin cambio (ya se sabía)",
+    "duplicate": "Repetido (ya recibido)",
+    "ignored": "Ignorado (otro tipo de evento)",
+    "malformed": "Mal formado",
+    "unknown_reference": "Referencia desconocida",
+    "provider_mismatch": "De otra pasarela (no aplicado)",
+    "query_refused": "La pasarela no reconoce la transacción",
+}
+
+
+def outcome_word(outcome: str | None) -> str:
+    if not outcome:
+        return "—"
+    if outcome.startswith("mismatch"):
+        return "No coincide con el pago" + outcome[len("mismatch") :]
+    return EVENT_OUTCOMES.get(outcome, outcome)

@@ -86,7 +86,10 @@ def test_keyset_pages_walk_every_payment_once_newest_first(app, approved, insesp
         db.session.rollback()
         page = P.list_payments("insesp", P.Filters(), cursor)
         seen += [a.id for a in page.attempts]
-        assert sum(n for _s, n, _c in page.totals) == 8
+        if cursor is None:  # the filter's totals, counted once on the first page
+            assert sum(n for _s, n, _c in page.totals) == 8
+        else:
+            assert page.totals is None
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
@@ -117,7 +120,7 @@ def test_payments_page_without_javascript_and_with_htmx(client, app, approved, i
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert attempt.reference in html and "$ 18.000" in html
-    assert "(últimos 30 días)" in html and 'id="resultados"' in html
+    assert "(últimos 7 días)" in html and 'id="resultados"' in html
     assert '<label for="desde">Desde</label>' in html
     fragment = client.get(f"{BASE}/pagos?q={attempt.reference}", headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
@@ -160,7 +163,7 @@ def test_payment_page_shows_bills_payer_transitions_and_events(client, app, appr
     assert "Usuario Demo" in html and "u@correo.test" in html
     assert "1020304050" in html and "127.0.0.1" in html
     assert "Creado" in html and "Evento de la pasarela" in html  # the transition's source
-    assert "applied" in html  # the event received
+    assert "Aplicado" in html and "applied" not in html  # the event received, in Spanish
     assert "Consultar ahora" in html
     assert "Guardar nota" in html
 
@@ -306,3 +309,35 @@ def test_messages_panel_shows_deliveries_and_admin_sends_again(client, app, appr
     sign_in(client, make_staff(role="operador"))
     html = client.get(f"{BASE}/pagos/{attempt.id}").get_data(as_text=True)
     assert "payment.staff-test" in html and "Enviar de nuevo" not in html
+
+
+def test_the_totals_are_on_the_first_page_and_the_next_pages_point_to_them(
+    client, app, approved, insesp, monkeypatch
+):
+    monkeypatch.setattr(P, "PAGE_SIZE", 2)
+    for i in range(3):
+        approved(insesp, client=str(300 + i), amount_cents=1_000_000)
+    sign_in(client, make_staff(role="consulta"))
+    first = client.get(f"{BASE}/pagos").get_data(as_text=True)
+    assert "3 pagos" in first and "Recaudado (aprobados)" in first and "$ 30.000" in first
+    cursor = first.split("antes=")[1].split("&")[0].split('"')[0]
+    second = client.get(f"{BASE}/pagos?antes={cursor}").get_data(as_text=True)
+    assert "Pagos anteriores" in second and "Recaudado (aprobados)" not in second
+    assert "Los totales del filtro están en la" in second
+
+
+def test_messages_and_event_outcomes_read_in_spanish():
+    from types import SimpleNamespace
+
+    from gaspay.staff.outbox_panel import message_label
+
+    assert message_label(SimpleNamespace(kind="email", topic="receipt")) == (
+        "Correo · comprobante de pago"
+    )
+    # webhook event types stay as the company's billing system receives them
+    assert message_label(SimpleNamespace(kind="webhook", topic="payment.approved")) == (
+        "Webhook · payment.approved"
+    )
+    assert P.outcome_word("no_change") == "Sin cambio (ya se sabía)"
+    assert P.outcome_word("mismatch: amount").startswith("No coincide con el pago")
+    assert P.outcome_word(None) == "—"

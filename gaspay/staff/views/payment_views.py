@@ -15,7 +15,9 @@ from gaspay.staff.views import bp
 from gaspay.timeutil import today_in_bogota
 from gaspay.web.templating import render, tenant_url
 
-DEFAULT_DAYS = 30
+# Without dates the list shows the last week: the month is on the overview, and the totals of a
+# longer range cost in proportion to its payments (docs/BENCHMARKS.md, staff area).
+DEFAULT_DAYS = 7
 
 
 def _methods() -> dict[str, str]:
@@ -52,7 +54,7 @@ def payments():
             text=(form.q.data or "").strip() or None,
         )
         if not (filters.start or filters.end or filters.text):
-            # Without a search or dates: the last 30 days (totals over all time are not a list).
+            # Without a search or dates: the last week (totals over all time are not a list).
             filters.end = today_in_bogota()
             filters.start = filters.end - dt.timedelta(days=DEFAULT_DAYS - 1)
             form.desde.data, form.hasta.data = filters.start, filters.end
@@ -64,6 +66,7 @@ def payments():
         "results": page,
         "filters": filters,
         "defaulted": defaulted,
+        "default_days": DEFAULT_DAYS,
         "paged": bool(cursor),
         "words": STATE_WORDS,
         "methods": P.METHODS,
@@ -90,7 +93,8 @@ def payment(attempt_id: int):
         "action_form": ActionForm(),
         "note_form": NoteForm(),
         "messages": outbox_panel.messages_for(g.tenant.slug, attempt),
-        "kind_words": outbox_panel.KIND_WORDS,
+        "message_label": outbox_panel.message_label,
+        "outcome_word": P.outcome_word,
     }
     return render_template("staff/payment.html", **context)
 
