@@ -38,12 +38,13 @@ def _find_attempt(tenant: Tenant, txn_id: str, reference: str) -> PaymentAttempt
 
 def _already_recorded(tenant: Tenant, event_key: str) -> bool:
     """Wompi signs only some fields: a replayed copy with others changed must not be applied."""
+    # Read in the same transaction as the attempt's lookup that follows; the write unit (or the
+    # gateway door) that comes next ends it.
     found = db.session.scalar(
         select(GatewayEvent.id).where(
             GatewayEvent.tenant == tenant.slug, GatewayEvent.event_key == event_key
         )
     )
-    db.session.rollback()  # services start from a clean session
     return found is not None
 
 
@@ -62,6 +63,34 @@ def _queried(tenant: Tenant, attempt: PaymentAttempt, notice: Notice):
     except GatewayError as exc:
         log.warning("notification for %s: query failed (%s)", attempt.reference, type(exc))
         return None, "unavailable"
+
+
+class _EventRow:
+    """The audit row of one authentic event, unique per (tenant, key): written in the write unit
+    of the change it causes when there is one (both commit or neither), else on its own."""
+
+    def __init__(self, tenant: Tenant, event_key: str, answer, event: dict):
+        self.tenant, self.key, self.answer, self.event = tenant, event_key, answer, event
+        self.added = False
+
+    def add(self, outcome: str) -> None:
+        answer = self.answer
+        db.session.add(
+            GatewayEvent(
+                tenant=self.tenant.slug,
+                event_key=self.key,
+                gateway_txn_id=answer.txn_id if answer else None,
+                reference=answer.reference if answer else None,
+                gateway_status=answer.status[:20] if answer else None,
+                outcome=outcome,
+                payload=json.dumps(self.event)[:20000],
+            )
+        )
+        db.session.flush()  # a second copy fails here, inside the unit, before any commit
+
+    def add_in_unit(self, changed: bool) -> None:
+        self.add("applied" if changed else "no_change")
+        self.added = True
 
 
 def apply_notice(
@@ -91,6 +120,7 @@ def apply_notice(
             db.session.refresh(attempt)
     elif answer is None and provider == "wompi" and event.get("event") == "transaction.updated":
         outcome = "malformed"
+    row = _EventRow(tenant, event_key, answer, event)
     if answer is not None:
         attempt = _find_attempt(tenant, answer.txn_id, answer.reference)
         if attempt is None:
@@ -103,23 +133,24 @@ def apply_notice(
             outcome = f"mismatch: {problem}"[:40]
             apply_answer(attempt, answer, "event")  # flags it for review, changes nothing
         else:
-            outcome = "applied" if apply_answer(attempt, answer, "event") else "no_change"
+            try:
+                changed = apply_answer(attempt, answer, "event", record=row.add_in_unit)
+            except IntegrityError:
+                # Another delivery of this event stored its row first: this unit (the row and
+                # any change) rolled back, the other copy's unit holds both.
+                db.session.rollback()
+                log.info("%s event for %s: duplicate", provider, tenant.slug)
+                return "duplicate"
+            outcome = "applied" if changed else "no_change"
+            if row.added:
+                log.info("%s event for %s: %s", provider, tenant.slug, outcome)
+                return outcome
     if outcome == "unavailable":
         # No definite answer: nothing recorded, so a later delivery (or the job) tries again.
         return outcome
     try:
         with write_unit():
-            db.session.add(
-                GatewayEvent(
-                    tenant=tenant.slug,
-                    event_key=event_key,
-                    gateway_txn_id=answer.txn_id if answer else None,
-                    reference=answer.reference if answer else None,
-                    gateway_status=answer.status[:20] if answer else None,
-                    outcome=outcome,
-                    payload=json.dumps(event)[:20000],
-                )
-            )
+            row.add(outcome)
     except IntegrityError:
         # Another delivery of the same event stored its row first. When this one is the copy
         # that moved the attempt, say so in the stored row (the other saw "no_change").

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -392,10 +393,20 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
 
 
 def transition(
-    attempt_id: int, incoming: str, source: str, answer: GatewayAnswer | None = None
+    attempt_id: int,
+    incoming: str,
+    source: str,
+    answer: GatewayAnswer | None = None,
+    *,
+    record: Callable[[bool], None] | None = None,
 ) -> bool:
-    """Apply one input to an attempt; True only for the caller whose call changed the row."""
+    """Apply one input to an attempt; True only for the caller whose call changed the row.
+
+    ``record(changed)``, when given, runs inside the same write unit once the outcome is
+    decided (an event's audit row commits with the change it caused, or neither does).
+    """
     assert source in SOURCES
+    done = record or (lambda _changed: None)
     for _ in range(3):
         with write_unit():
             attempt = db.session.get(PaymentAttempt, attempt_id, populate_existing=True)
@@ -406,6 +417,7 @@ def transition(
                     f"estado desconocido de la pasarela: {str(incoming)[:40]!r}",
                     "unknown_status",
                 )
+                done(False)
                 return False
             new = T.decide(attempt.status, incoming)
             if new is None:
@@ -424,11 +436,13 @@ def transition(
                     attempt.status,
                     source,
                 )
+                done(False)
                 return False
             if _write_transition(attempt, new, source, answer):
                 log.info(
                     "attempt %s: %s -> %s (%s)", attempt.reference, attempt.status, new, source
                 )
+                done(True)
                 return True
         # Someone else moved it between our read and write: decide again on the new status.
     return False
@@ -611,8 +625,17 @@ def find_by_transaction_tenant(slug: str, gateway: str, txn_id: str) -> PaymentA
     ).first()
 
 
-def apply_answer(attempt: PaymentAttempt, answer: GatewayAnswer, source: str) -> bool:
-    """Apply what the gateway said, after checking it is about this attempt and amount."""
+def apply_answer(
+    attempt: PaymentAttempt,
+    answer: GatewayAnswer,
+    source: str,
+    *,
+    record: Callable[[bool], None] | None = None,
+) -> bool:
+    """Apply what the gateway said, after checking it is about this attempt and amount.
+
+    ``record`` goes to ``transition`` (see there); it is not called when the answer is refused
+    before any transition (a mismatch, a retry that could not be opened)."""
     problem = mismatch(attempt, answer)
     if problem:
         flag_for_review(attempt.id, f"respuesta de la pasarela no coincide: {problem}")
@@ -626,7 +649,7 @@ def apply_answer(attempt: PaymentAttempt, answer: GatewayAnswer, source: str) ->
         target = open_retry_attempt(attempt, answer)
         if target is None:
             return False
-    return transition(target.id, answer.status, source, answer)
+    return transition(target.id, answer.status, source, answer, record=record)
 
 
 def schedule_check(attempt_id: int, at: dt.datetime, **values) -> None:
