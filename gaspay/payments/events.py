@@ -103,7 +103,10 @@ def apply_notice(
     """
     event_key = event_key or notice.key
     event = notice.payload or {}
-    if _already_recorded(tenant, event_key):
+    # A copy of an event already recorded changes nothing. A signed answer's own write unit
+    # holds its row (a copy fails on the row's key, inside the unit), so it is asked here only
+    # before what would act outside that unit: a query to the gateway (a hint), a flag (below).
+    if notice.answer is None and _already_recorded(tenant, event_key):
         log.info("%s event for %s: duplicate", provider, tenant.slug)
         return "duplicate"
     outcome = "ignored"
@@ -130,6 +133,9 @@ def apply_notice(
             # attempt: only the attempt's own provider speaks for it (after a switch too).
             outcome = "provider_mismatch"
         elif problem := mismatch(attempt, answer):
+            if _already_recorded(tenant, event_key):  # Wompi signs only some fields
+                log.info("%s event for %s: duplicate", provider, tenant.slug)
+                return "duplicate"
             outcome = f"mismatch: {problem}"[:40]
             apply_answer(attempt, answer, "event")  # flags it for review, changes nothing
         else:
