@@ -179,11 +179,12 @@ def attempts_inserts(d: Dialect) -> list[str]:
         f"FROM {source}",
         "INSERT INTO payment_attempts (id, tenant, reference, gateway, provider, gateway_txn_id, "
         "gateway_status, description, amount_cents, currency, status, created_at, updated_at, "
-        f"next_check_at, checks, redirected_at) {prefix}"
+        f"next_check_at, checks, redirected_at, payer_email, payer_email_source) {prefix}"
         f"SELECT i, :tenant, 'GB' || {d.letters(d.pad('i', 10))}, :gateway, 'wompi', "
         f"{d.pad('i', 6)} || '-1790000000-bench', 'PENDING', "
         f"'Factura gas ' || {d.pad(client, 7)}, {amount}, 'COP', 'pending', :now, :now, "
-        f":later, 0, :now FROM {source}",
+        f":later, 0, :now, 'pagador' || CAST(i AS text) || '@correo.bench.test', 'payer' "
+        f"FROM {source}",
         f"INSERT INTO attempt_bills (attempt_id, bill_id, amount_cents) {prefix}"
         f"SELECT i, :base + i, {amount} FROM {source}",
         f"INSERT INTO bill_holds (bill_id, attempt_id, tenant, created_at) {prefix}"
@@ -404,3 +405,18 @@ def count_event_outcomes(url: str) -> dict[str, int]:
     finally:
         engine.dispose()
     return {outcome: n for outcome, n in rows}
+
+
+def count_outbox_messages(url: str) -> dict[str, int]:
+    """The messages the events wrote in their own transactions, by kind and topic."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT kind, topic, count(*) FROM outbox_messages GROUP BY kind, topic")
+            ).all()
+    finally:
+        engine.dispose()
+    return {f"{kind} {topic}": n for kind, topic, n in rows}

@@ -56,7 +56,7 @@ def run(args, engines: list[str], command: str) -> int:
             "the HTTP benchmark needs Redis on 127.0.0.1:6379: redis-server --daemonize yes"
         )
     limits_store = REDIS_URL
-    secrets_ = make_secrets(routes["prefixes"])
+    secrets_ = make_secrets(routes["prefixes"], routes["guest_prefix"])
     events_secret = secrets_["wompi"][f"GASPAY_{routes['guest_prefix']}_WOMPI_EVENTS_SECRET"]
     today = dt.datetime.now(dt.UTC).date()
     now = dt.datetime.now(dt.UTC)
@@ -204,14 +204,20 @@ def events_applied_once(setups: dict[str, EngineSetup], rows: list[dict], notes:
         sent = sum(r["requests"] for r in events)
         wrapped = sum(r["wrapped"] for r in events)
         other = {k: v for k, v in outcomes.items() if k != "applied"}
+        applied = outcomes.get("applied", 0)
+        written = _data.count_outbox_messages(setup.events.db_url)
         notes.append(
-            f"{engine} events: {outcomes.get('applied', 0):,} recorded as applied (each "
+            f"{engine} events: {applied:,} recorded as applied (each "
             f"one attempt pending → approved) for {sent:,} measured responses plus "
             "warm-up and checks; "
             + (f"other outcomes {other}" if other else "no other outcome")
             + (f"; {wrapped} slices ran out and repeated events" if wrapped else "")
+            + "; outbox messages written in the same transactions: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(written.items()))
             + "."
         )
-        if other or wrapped:
+        # Each approval writes its receipt e-mail and its webhook, or the figure is not the
+        # one the issue asks for (events with the outbox writes included).
+        if other or wrapped or any(v != applied for v in written.values()) or len(written) < 2:
             ok = False
     return ok

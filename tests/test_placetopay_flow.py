@@ -3,7 +3,9 @@ signed notification, the job, and a tenant that switches provider with attempts 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import re
 
 import pytest
@@ -24,6 +26,7 @@ from tests.test_placetopay_tenancy import DEMO, TENANT_FILE
 from tests.test_sandbox_placetopay import FlaskAdapter as _FlaskAdapter
 
 SLUG = "gasprueba"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"gasprueba-webhook-secret-32-bytes!").decode()
 BANK = {"type": "pse", "bank": "BANCO UNION COLOMBIANO", "person_type": "natural"}
 
 
@@ -50,7 +53,11 @@ def p2p_app(app, make_app, tmp_path, monkeypatch):
     for path in DEMO.glob("*.toml"):
         (target / path.name).write_text(path.read_text())
     (target / f"{SLUG}.toml").write_text(TENANT_FILE.format(slug=SLUG))
-    app = make_app(TENANTS_DIR=str(target))
+    app = make_app(
+        TENANTS_DIR=str(target),
+        GASPRUEBA_WEBHOOK_URL="https://facturacion.gasprueba.test/eventos",
+        GASPRUEBA_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
     http = requests.Session()
     http.mount("http://sandbox.test", FlaskAdapter(app))
 
@@ -251,3 +258,40 @@ def test_the_terms_never_link_placetopays_api_host(p2p_app, tenant, make_bill):
     assert "tratamiento de mis datos personales" in html
     assert "sandbox/placetopay" not in html.split("acepta_terminos")[1].split("</fieldset>")[0]
     assert 'href="#"' not in html
+
+
+def test_a_placetopay_payment_looks_like_any_other_to_payer_staff_and_billing(
+    p2p_app, tenant, make_bill
+):
+    """Whatever the provider: the receipt, the receipt e-mail and the webhook (outbox), the
+    staff page and the export carry the same facts (CUS, bank, amount per bill)."""
+    from gaspay.outbox.models import OutboxMessage
+    from gaspay.staff import exports
+    from gaspay.timeutil import today_in_bogota
+
+    bill = make_bill(tenant=SLUG, amount_cents=2_340_000)
+    answer = post_pse_step(p2p_app, tenant, bill)
+    assert answer.status_code == 303
+    attempt = only_attempt()
+    sandbox.pay(int(attempt.gateway_txn_id), BANK, "APPROVED")
+    body = sandbox.build_notification(
+        sandbox.get(int(attempt.gateway_txn_id)),
+        sandbox.registry(p2p_app).by_slug[SLUG],
+        "sha256",
+    )
+    assert p2p_app.test_client().post(f"/{SLUG}/webhooks/placetopay", json=body).status_code == 200
+    paid = only_attempt()
+    assert paid.status == T.APPROVED and paid.cus
+    # The outbox: the receipt e-mail and the signed webhook, written with the approval.
+    messages = {(m.kind, m.topic): m for m in db.session.scalars(select(OutboxMessage))}
+    assert ("email", "receipt") in messages
+    hook = json.loads(json.loads(messages[("webhook", "payment.approved")].payload)["body"])
+    data = hook["data"]
+    assert data["reference"] == paid.reference and data["cus"] == paid.cus
+    assert data["bank"] == "BANCO UNION COLOMBIANO" and data["amount_cents"] == 2_340_000
+    assert data["bills"][0]["amount_applied_cents"] == 2_340_000
+    # The export of the day.
+    day = today_in_bogota()
+    csv_text = b"".join(exports.build(tenant, "csv", day, day).chunks).decode("utf-8-sig")
+    assert paid.reference in csv_text and paid.cus in csv_text
+    assert "BANCO UNION COLOMBIANO" in csv_text and "23400,00" in csv_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import secrets
@@ -24,8 +25,14 @@ MAX_FAILURES = 5
 LOCK_MINUTES = 15
 RESET_MINUTES = 60
 MIN_PASSWORD = 10
+
+
 # A real hash to check against when the e-mail is unknown: same work, same answer, no enumeration.
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: scrypt takes 32 MB for a moment, and every process
+    (the worker, an export) would carry that peak without ever checking a password."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -96,7 +103,7 @@ def authenticate(slug: str, email: str, password: str) -> Customer | None:
     """
     customer = find_customer(slug, email or "")
     if customer is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     customer_id = customer.id
     right = check_password_hash(customer.password_hash, password or "")
