@@ -445,6 +445,15 @@ class Portal:
                         prefix + "CHECKOUT_URL": f"https://{LOCAL}:{dead}/p/",
                     }
                 )
+                # A tenant on PlacetoPay (the demo's Gasnova) starts in production too.
+                p2p = f"{path.stem.upper().replace('-', '_')}_PLACETOPAY_"
+                settings.update(
+                    {
+                        p2p + "LOGIN": f"audit{path.stem.replace('-', '')}"[:32],
+                        p2p + "SECRET_KEY": f"audit-secret-key-{path.stem}",
+                        p2p + "BASE_URL": f"https://{LOCAL}:{dead}",
+                    }
+                )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
         for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
             env.pop(key, None)
