@@ -393,30 +393,23 @@ def load_customer(url: str, tenant: str, *, today: dt.date, now: dt.datetime) ->
     }
 
 
-def count_event_outcomes(url: str) -> dict[str, int]:
+def _counts(url: str, sql: str) -> dict[str, int]:
+    """``{label: n}`` of a ``SELECT <label columns…>, count(*) … GROUP BY …``."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT outcome, count(*) FROM gateway_events GROUP BY outcome")
-            ).all()
+            rows = conn.execute(text(sql)).all()
     finally:
         engine.dispose()
-    return {outcome: n for outcome, n in rows}
+    return {" ".join(str(v) for v in row[:-1]): row[-1] for row in rows}
+
+
+def count_event_outcomes(url: str) -> dict[str, int]:
+    return _counts(url, "SELECT outcome, count(*) FROM gateway_events GROUP BY outcome")
 
 
 def count_outbox_messages(url: str) -> dict[str, int]:
     """The messages the events wrote in their own transactions, by kind and topic."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT kind, topic, count(*) FROM outbox_messages GROUP BY kind, topic")
-            ).all()
-    finally:
-        engine.dispose()
-    return {f"{kind} {topic}": n for kind, topic, n in rows}
+    return _counts(url, "SELECT kind, topic, count(*) FROM outbox_messages GROUP BY kind, topic")
