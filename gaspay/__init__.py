@@ -56,7 +56,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     auth.register(login_manager)  # user_loader (tenant + session token) and login redirect
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, float(app.config.get("DB_PING_AFTER_IDLE", 10)))
     from gaspay import outbox
 
     outbox.init_app(app)  # the outbox's kinds (email, webhook) and the worker's settings

@@ -42,6 +42,8 @@ def default_settings(app: Flask) -> dict:
         "SANDBOX_EVENT_DELAY_SECONDS": 0.5,
         "RATELIMIT_STORAGE_URI": "memory://",  # refused in production: one store per worker
         "RATELIMIT_HEADERS_ENABLED": False,  # each header costs storage round trips
+        # A pooled PostgreSQL connection idle this long (seconds) is tested before use.
+        "DB_PING_AFTER_IDLE": 10,
         "LOOKUP_RATE_LIMIT": "30 per minute;300 per hour",
         "LOOKUP_TARGET_RATE_LIMIT": "20 per minute",
         "PAY_RATE_LIMIT": "10 per minute",
@@ -83,7 +85,8 @@ def load_config(app: Flask, test_config: dict | None = None) -> None:
     production = app.config["ENV_NAME"] == "production"
     app.config["PRODUCTION"] = production
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # No pool_pre_ping: gaspay.db tests a connection only after it sat idle (DB_PING_AFTER_IDLE).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if production:
         app.debug = False
         app.config.update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ _WHOLE = parse_pattern("¤ #,##0")  # parsed once: pages format many amounts
 _CENTS = parse_pattern("¤ #,##0.00")
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of two values; Babel's apply is the cost
 def money(cents: int, currency: str = "COP") -> str:
     """Whole pesos without decimals; centavos only when a bill really has them."""
     if cents % 100:
@@ -30,6 +32,11 @@ def date(value: dt.date | dt.datetime | None) -> str:
         return ""
     if isinstance(value, dt.datetime):
         value = as_utc(value).astimezone(BOGOTA).date()
+    return _day(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(value: dt.date) -> str:
     return format_date(value, "dd/MM/yyyy", locale=LOCALE)
 
 

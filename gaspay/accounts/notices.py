@@ -14,9 +14,10 @@ from sqlalchemy import false, select
 from gaspay.accounts.models import Customer
 from gaspay.billing.models import UNPAID, Bill
 from gaspay.billing.rules import why_not_payable
+from gaspay.billing.services import held_by_column
 from gaspay.extensions import db
 from gaspay.payments.models import PaymentAttempt
-from gaspay.payments.services import attempts_query, holds_for_bills
+from gaspay.payments.services import attempts_query, holding_attempts
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import today_in_bogota
 
@@ -51,8 +52,10 @@ def notices_query(tenant: Tenant, customer: Customer):
     )
 
 
-def _notices(tenant: Tenant, bills: list[Bill]) -> list[Notice]:
-    holds = holds_for_bills(tenant, [b.id for b in bills])
+def _notices(tenant: Tenant, rows) -> list[Notice]:
+    """Notices from (bill, attempt id holding it) rows; the attempts are read only if any."""
+    bills = [bill for bill, _ in rows]
+    holds = holding_attempts(tenant, {bill.id: held for bill, held in rows if held is not None})
     today = today_in_bogota()
     result = []
     for bill in bills:
@@ -71,20 +74,25 @@ def _notices(tenant: Tenant, bills: list[Bill]) -> list[Notice]:
 
 def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
     """The customer's notices across their client numbers, newest first."""
-    bills = db.session.scalars(
+    rows = db.session.execute(
         notices_query(tenant, customer)
+        .add_columns(held_by_column(tenant.slug))
         .order_by(Bill.due_on.desc(), Bill.id.desc())
         .limit(MAX_NOTICES)
     ).all()
-    notices = _notices(tenant, list(bills))
+    notices = _notices(tenant, rows)
     if only_unpaid:
         notices = [n for n in notices if n.state == NOT_PAID]
     return notices
 
 
 def get_notice(tenant: Tenant, customer: Customer, bill_id: int) -> Notice | None:
-    bill = db.session.scalars(notices_query(tenant, customer).where(Bill.id == bill_id)).first()
-    return _notices(tenant, [bill])[0] if bill is not None else None
+    row = db.session.execute(
+        notices_query(tenant, customer)
+        .add_columns(held_by_column(tenant.slug))
+        .where(Bill.id == bill_id)
+    ).first()
+    return _notices(tenant, [tuple(row)])[0] if row is not None else None
 
 
 def customer_payments(tenant: Tenant, customer: Customer) -> list[PaymentAttempt]:

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 
 from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gaspay.accounts.models import Customer, CustomerClient, PasswordReset, Timestamp
@@ -50,7 +51,17 @@ def find_customer(slug: str, email: str) -> Customer | None:
 
 
 def get_customer(slug: str, customer_id: int) -> Customer | None:
-    return db.session.scalars(customers_query(slug).where(Customer.id == customer_id)).first()
+    """The customer with their linked client numbers, in one query (every page of the area
+    reads both: the login check, then the notices by client number)."""
+    return (
+        db.session.scalars(
+            customers_query(slug)
+            .where(Customer.id == customer_id)
+            .options(joinedload(Customer.clients))
+        )
+        .unique()
+        .first()
+    )
 
 
 def hash_password(password: str) -> str:

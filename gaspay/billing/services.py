@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, bindparam, func, or_, select
 
 from gaspay.billing import rules
 from gaspay.billing.models import Bill
 from gaspay.billing.numbers import normalise_number
 from gaspay.billing.rules import why_not_payable
 from gaspay.extensions import db
+from gaspay.payments.models import AttemptBill, BillHold, PaymentAttempt
+from gaspay.payments.transitions import APPROVED
 from gaspay.tenancy.config import Tenant
 from gaspay.timeutil import today_in_bogota
 
@@ -27,10 +30,17 @@ class Lookup:
     payable: list[Bill] = field(default_factory=list)
     overdue: list[Bill] = field(default_factory=list)
     paid: list[Bill] = field(default_factory=list)
+    held_by: dict[int, int] = field(default_factory=dict)  # bill id -> the attempt holding it
+    applied: dict[int, int] = field(default_factory=dict)  # bill id -> approved cents applied
+    complete: bool = False  # every bill of the client number is here (none cut, none by reference)
 
     @property
     def found(self) -> bool:
         return bool(self.payable or self.overdue or self.paid)
+
+    @property
+    def bills(self) -> list[Bill]:
+        return self.payable + self.overdue + self.paid
 
 
 def bills_query(tenant: Tenant):
@@ -42,28 +52,73 @@ def get_bill(tenant: Tenant, bill_id: int) -> Bill | None:
     return db.session.scalars(bills_query(tenant).where(Bill.id == bill_id)).first()
 
 
-def lookup_bills(tenant: Tenant, raw_number: str) -> Lookup:
-    """All bills of a client number or payment reference, the most urgent unpaid first.
+def lookup_statement(slug: str, number: str):
+    """The lookup's one query for one number (``lookup_bills`` runs the same, cached, statement):
+    the bills of a client number or payment reference, the most urgent unpaid first, each with
+    the attempt holding it (or NULL) and the cents approved attempts applied to it (its balance
+    is derived). The holds check rides on this read."""
+    return _lookup_select(slug).params(number=number)
 
-    Raises InvalidNumber when the text cannot be a number at all.
-    """
-    number = normalise_number(raw_number)
+
+def held_by_column(slug: str):
+    """Per bill row: the attempt holding the bill, or NULL (a correlated read of bill_holds by
+    its primary key), so that a page's holds check rides on the query that reads its bills."""
+    return (
+        select(BillHold.attempt_id)
+        .where(BillHold.bill_id == Bill.id, BillHold.tenant == slug)
+        .scalar_subquery()
+        .label("held_by")
+    )
+
+
+def applied_column():
+    """Per bill row: the cents approved attempts applied to it (its balance is derived)."""
+    return (
+        select(func.coalesce(func.sum(AttemptBill.amount_cents), 0))
+        .join(PaymentAttempt, PaymentAttempt.id == AttemptBill.attempt_id)
+        .where(AttemptBill.bill_id == Bill.id, PaymentAttempt.status == APPROVED)
+        .scalar_subquery()
+        .label("applied")
+    )
+
+
+@functools.cache
+def _lookup_select(slug: str):
+    """Built once per tenant (building a select costs more than running it); the number is a
+    bound parameter."""
+    number = bindparam("number", type_=String)
     # The tenant sits inside each branch so that SQLite, too, uses both indexes
     # (tenant, client_number) and (tenant, payment_reference) instead of scanning the tenant.
-    rows = db.session.scalars(
-        select(Bill)
+    return (
+        select(Bill, held_by_column(slug), applied_column())
         .where(
             or_(
-                and_(Bill.tenant == tenant.slug, Bill.client_number == number),
-                and_(Bill.tenant == tenant.slug, Bill.payment_reference == number),
+                and_(Bill.tenant == slug, Bill.client_number == number),
+                and_(Bill.tenant == slug, Bill.payment_reference == number),
             )
         )
         .order_by(Bill.state.desc(), Bill.due_on, Bill.id)
         .limit(MAX_BILLS_SHOWN)
-    ).all()
+    )
+
+
+def lookup_bills(tenant: Tenant, raw_number: str) -> Lookup:
+    """All bills of a client number or payment reference, the most urgent unpaid first, with
+    their holds and approved amounts (one query).
+
+    Raises InvalidNumber when the text cannot be a number at all.
+    """
+    number = normalise_number(raw_number)
+    rows = db.session.execute(_lookup_select(tenant.slug), {"number": number}).all()
     today = today_in_bogota()
     result = Lookup(number=number, today=today)
-    for bill in rows:
+    result.complete = len(rows) < MAX_BILLS_SHOWN and all(
+        bill.client_number == number for bill, _, _ in rows
+    )
+    for bill, held_by, applied in rows:
+        if held_by is not None:
+            result.held_by[bill.id] = held_by
+        result.applied[bill.id] = int(applied or 0)
         reason = why_not_payable(tenant, bill, held=False, today=today)
         if reason == rules.PAID:
             result.paid.append(bill)

@@ -14,8 +14,9 @@ from gaspay.billing.services import (
     bills_from_tokens,
     lookup_bills,
 )
-from gaspay.extensions import limiter
-from gaspay.payments.services import balances, holds_for_bills, selection_problem
+from gaspay.extensions import client_ip, limiter
+from gaspay.payments.services import KnownFacts, balances, holding_attempts, selection_problem
+from gaspay.web.ratelimit import limits_together
 from gaspay.web.templating import render
 
 bp = Blueprint("billing", __name__)
@@ -27,8 +28,6 @@ def _lookup_target() -> str:
     A malformed number targets no client: it is counted per client address, so typos from
     many addresses never share a bucket that would lock honest payers out.
     """
-    from gaspay.extensions import client_ip
-
     try:
         return f"{g.tenant.slug}:{normalise_number(request.form.get('numero'))}"
     except InvalidNumber:
@@ -36,11 +35,9 @@ def _lookup_target() -> str:
 
 
 @bp.route("/factura", methods=["GET", "POST"], endpoint="lookup")
-@limiter.limit(lambda: current_app.config["LOOKUP_RATE_LIMIT"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOOKUP_TARGET_RATE_LIMIT"],
-    methods=["POST"],
-    key_func=_lookup_target,
+@limits_together(  # per address and per looked-up number: one Redis round trip for both
+    (lambda: current_app.config["LOOKUP_RATE_LIMIT"], client_ip),
+    (lambda: current_app.config["LOOKUP_TARGET_RATE_LIMIT"], _lookup_target),
 )
 def lookup():
     form = LookupForm()
@@ -62,16 +59,17 @@ def lookup():
 
 
 def _bills_context(found, chosen: set[int] | None = None) -> dict:
-    """What the bill cards need: holds, balances, tokens where the payable-now rule allows."""
-    bills = found.payable + found.overdue + found.paid
-    holds = holds_for_bills(g.tenant, [b.id for b in bills])
+    """What the bill cards need: holds, balances, tokens where the payable-now rule allows
+    (all from the lookup's one query; the holding attempts are read only when there are holds)."""
+    bills = found.bills
+    holds = holding_attempts(g.tenant, found.held_by)
     payable = [
         b
         for b in found.payable
         if why_not_payable(g.tenant, b, held=b.id in holds, today=found.today) is None
     ]
     tokens = {b.id: bill_token(g.tenant, b) for b in payable}
-    owed = balances(bills)
+    owed = balances(bills, found.applied)
     if chosen is None:  # all ticked by default, as many as one payment may take
         chosen = {b.id for b in sorted(payable, key=lambda b: (b.due_on, b.id))[:MAX_SELECTED]}
     chosen &= set(tokens)
@@ -83,7 +81,15 @@ def _bills_context(found, chosen: set[int] | None = None) -> dict:
         "balances": owed,
         "chosen": chosen,
         "selection_total": sum(owed[b.id] for b in selected),
-        "selection_problem": selection_problem(g.tenant, selected) if selected else None,
+        "selection_problem": (
+            selection_problem(
+                g.tenant,
+                selected,
+                known=KnownFacts(found.bills if found.complete else None, holds, owed),
+            )
+            if selected
+            else None
+        ),
         "partial_ok": {b.id for b in payable if accepts_partial(g.tenant, b, found.today)},
     }
 

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -109,12 +110,35 @@ def approved_amounts(bill_ids: list[int]) -> dict[int, int]:
     return {bill_id: int(total) for bill_id, total in rows}
 
 
-def balances(bills: list[Bill]) -> dict[int, int]:
-    """What is still owed on each bill: its amount less what approved payments applied."""
-    paid = approved_amounts([b.id for b in bills])
+def balances(bills: list[Bill], applied: dict[int, int] | None = None) -> dict[int, int]:
+    """What is still owed on each bill: its amount less what approved payments applied
+    (``applied`` when the caller read it already, as the lookup's one query does)."""
+    paid = approved_amounts([b.id for b in bills]) if applied is None else applied
     return {
         b.id: 0 if b.state != UNPAID else max(b.amount_cents - paid.get(b.id, 0), 0) for b in bills
     }
+
+
+def holding_attempts(tenant: Tenant, held_by: dict[int, int]) -> dict[int, PaymentAttempt]:
+    """The attempts behind holds already read (bill id -> attempt id); no query when none."""
+    if not held_by:
+        return {}
+    attempts = db.session.scalars(
+        attempts_query(tenant).where(PaymentAttempt.id.in_(set(held_by.values())))
+    ).all()
+    by_id = {a.id: a for a in attempts}
+    return {bill_id: by_id[a] for bill_id, a in held_by.items() if a in by_id}
+
+
+@dataclass(frozen=True)
+class KnownFacts:
+    """What a page read already about a client's bills, so the selection's checks need not read
+    it again: every bill of the client (or None when the read was cut short or went by payment
+    reference), the attempts holding them, and each bill's balance."""
+
+    client_bills: list[Bill] | None
+    held: dict[int, PaymentAttempt]
+    owed: dict[int, int]
 
 
 def payability(tenant: Tenant, bills: list[Bill]) -> dict[int, str | None]:
@@ -206,9 +230,13 @@ def _open_attempt_once(tenant, bill_ids, gateway, description, payer, customer_i
 
 
 def selection_problem(
-    tenant: Tenant, bills: list[Bill], amounts: dict[int, int] | None = None
+    tenant: Tenant,
+    bills: list[Bill],
+    amounts: dict[int, int] | None = None,
+    known: KnownFacts | None = None,
 ) -> str | None:
-    """What open_attempt would refuse in this selection, in the payer's words (nothing written).
+    """What open_attempt would refuse in this selection, in the payer's words (nothing written,
+    and it only reads what ``known`` does not already say).
 
     The same checks, run ahead so the page can say it before the payer types bank details;
     open_attempt checks again in its own transaction.
@@ -216,27 +244,37 @@ def selection_problem(
     today = today_in_bogota()
     try:
         if tenant.pay_oldest_first:
-            _refuse_older_left_unpaid(tenant, bills, today)
-        _applied_amounts(tenant, bills, amounts or {}, today)
+            _refuse_older_left_unpaid(tenant, bills, today, known)
+        owed = known.owed if known is not None else None
+        _applied_amounts(tenant, bills, amounts or {}, today, owed)
     except SelectionRefused as refused:
         return refused.message
-    finally:
-        db.session.rollback()
     return None
 
 
-def _refuse_older_left_unpaid(tenant: Tenant, selected: list[Bill], today) -> None:
+def _refuse_older_left_unpaid(
+    tenant: Tenant, selected: list[Bill], today, known: KnownFacts | None = None
+) -> None:
     """`pay_oldest_first`: no selection may leave an older payable bill of the same client."""
     clients = {b.client_number for b in selected}
-    others = db.session.scalars(
-        select(Bill).where(
-            Bill.tenant == tenant.slug,
-            Bill.client_number.in_(clients),
-            Bill.state == UNPAID,
-            Bill.id.not_in([b.id for b in selected]),
-        )
-    ).all()
-    held = holds_for_bills(tenant, [b.id for b in others])
+    chosen = {b.id for b in selected}
+    if known is not None and known.client_bills is not None:
+        others = [
+            b
+            for b in known.client_bills
+            if b.client_number in clients and b.state == UNPAID and b.id not in chosen
+        ]
+        held = {b.id: known.held[b.id] for b in others if b.id in known.held}
+    else:
+        others = db.session.scalars(
+            select(Bill).where(
+                Bill.tenant == tenant.slug,
+                Bill.client_number.in_(clients),
+                Bill.state == UNPAID,
+                Bill.id.not_in(chosen),
+            )
+        ).all()
+        held = holds_for_bills(tenant, [b.id for b in others])
     partly = _held_for_part_only(others, held)
     payable = [
         b
@@ -273,9 +311,12 @@ def _held_for_part_only(bills: list[Bill], held: dict[int, PaymentAttempt]) -> s
     return {b for b in live if applied.get(b, 0) < owed.get(b, 0)}
 
 
-def _applied_amounts(tenant: Tenant, bills: list[Bill], asked: dict[int, int], today):
+def _applied_amounts(
+    tenant: Tenant, bills: list[Bill], asked: dict[int, int], today, owed=None
+) -> dict[int, int]:
     """What the attempt applies to each bill: its balance, or the abono the payer typed."""
-    owed = balances(bills)
+    if owed is None or any(b.id not in owed for b in bills):
+        owed = balances(bills)
     applied = {}
     for bill in bills:
         amount = asked.get(bill.id, owed[bill.id])
@@ -348,13 +389,20 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
             .where(Bill.id == bill_id)
             .with_for_update()
         ).one()
+        # Read after the lock, in its own statement (a fresh snapshot sees an approval that
+        # committed while this one waited). Each link's status is read by primary key: as a
+        # join, stale statistics (every attempt pending when last analysed) made PostgreSQL walk
+        # the status index over every approved attempt instead (0.85 ms at 4,500 approvals).
+        status = (
+            select(PaymentAttempt.status)
+            .where(PaymentAttempt.id == AttemptBill.attempt_id)
+            .scalar_subquery()
+        )
         before = db.session.scalar(
-            select(func.coalesce(func.sum(AttemptBill.amount_cents), 0))
-            .join(PaymentAttempt, PaymentAttempt.id == AttemptBill.attempt_id)
-            .where(
+            select(func.coalesce(func.sum(AttemptBill.amount_cents), 0)).where(
                 AttemptBill.bill_id == bill_id,
-                PaymentAttempt.status == T.APPROVED,
-                PaymentAttempt.id != attempt.id,
+                AttemptBill.attempt_id != attempt.id,
+                status == T.APPROVED,
             )
         )
         recorded = recorded if recorded is not None else applied
