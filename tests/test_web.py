@@ -58,7 +58,8 @@ def test_pages_reference_no_third_party_host(client):
 
 def test_static_files_are_hashed_and_cached_long(client):
     html = client.get("/insesp/").get_data(as_text=True)
-    assert "/static/vendor/htmx-2.0.11.min.js?v=" in html
+    assert "/static/app.js?v=" in html
+    assert "htmx" not in html  # payer pages carry no htmx (15 kB): the staff area does
     with client.get("/static/app.css") as response:
         assert "max-age=31536000" in response.headers["Cache-Control"]
 
@@ -86,3 +87,38 @@ def test_pages_and_static_files_are_compressed(client):
         assert again.status_code == 304
     with client.get("/static/app.css") as plain:
         assert "Content-Encoding" not in plain.headers
+
+
+DOCUMENT_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "Permissions-Policy")
+
+
+def test_pages_carry_every_security_header(client):
+    response = client.get("/insesp/factura")
+    for name in (*DOCUMENT_HEADERS, "Referrer-Policy", "X-Content-Type-Options"):
+        assert response.headers.get(name), name
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/static/app.js", "/static/app.css"])
+def test_scripts_and_stylesheets_carry_only_what_applies_to_them(client, path):
+    """A script or stylesheet is never a document: the document headers would be bytes only."""
+    with client.get(path, headers={"Accept-Encoding": "br"}) as response:
+        assert response.status_code == 200
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        for name in (*DOCUMENT_HEADERS, "Referrer-Policy"):
+            assert name not in response.headers, name
+
+
+def test_an_svg_can_render_so_it_keeps_the_document_headers(client):
+    with client.get("/static/tenants/insesp.svg") as response:
+        assert response.status_code == 200
+        for name in DOCUMENT_HEADERS:
+            assert response.headers.get(name), name
+
+
+def test_a_small_logo_is_inline_and_a_missing_file_keeps_its_headers(client):
+    html = client.get("/insesp/").get_data(as_text=True)
+    assert 'src="data:image/svg+xml,%3Csvg' in html
+    missing = client.get("/static/nada.js")
+    assert missing.status_code == 404
+    assert missing.headers.get("Content-Security-Policy")  # an HTML error page is a document

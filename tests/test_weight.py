@@ -1,5 +1,6 @@
-"""Weight budget: every payer page, with its CSS and scripts, compressed, within 25 kB; the whole
-Insesp flow up to the gateway within 60 kB; nothing fetched from another host."""
+"""Weight budget: every payer page, with its CSS and scripts, compressed, within 20 kB (issue 16;
+bench/phone.py weighs them in Chromium, headers included); the whole Insesp flow up to the
+gateway within 15 kB; nothing fetched from another host."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 from tests.conftest import csrf_from
 
-PAGE_BUDGET = 25_000
-FLOW_BUDGET = 60_000
+PAGE_BUDGET = 20_000
+FLOW_BUDGET = 15_000
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 HEADERS = {"Accept-Encoding": "br, gzip"}
 
@@ -73,9 +74,9 @@ def test_insesp_flow_up_to_the_gateway(client, make_bill, mocked, insesp):
 
     count(client.get("/insesp/", headers=HEADERS))
     page = count(client.get("/insesp/factura", headers=HEADERS))
-    result = client.post(
+    result = client.post(  # the whole page, as the payer's browser asks for it
         "/insesp/factura",
-        headers={**HEADERS, "HX-Request": "true"},
+        headers=HEADERS,
         data={"numero": "0021053", "csrf_token": csrf_from(page)},
     )
     fragment = count(result)
@@ -83,4 +84,4 @@ def test_insesp_flow_up_to_the_gateway(client, make_bill, mocked, insesp):
     step = client.get(f"/insesp/pse/pagar?factura={token}", headers=HEADERS)
     count(step)
     assert total <= FLOW_BUDGET, f"Insesp flow: {total} bytes"
-    assert total > 10_000  # htmx alone is ~15 kB compressed: the count is real
+    assert total > 5_000  # four documents, the CSS and app.js: the count is real

@@ -1,24 +1,62 @@
-// gaspay: small enhancements only; every page works without this file.
-document.addEventListener("click", function (event) {
-  if (event.target.closest("[data-print]")) { window.print(); }
-});
-// "Imprimir" needs this file: it stays hidden without JavaScript (the browser's own menu prints).
+// gaspay, payer pages: small enhancements only; every page works without this file.
+"use strict";
+// "Imprimir" needs this file: it stays hidden without JavaScript (the browser's menu prints).
 function showPrintButtons(root) {
   root.querySelectorAll("[data-print][hidden]").forEach(function (b) { b.hidden = false; });
 }
-showPrintButtons(document);
-document.addEventListener("htmx:load", function (event) { showPrintButtons(event.detail.elt); });
-// After an htmx swap, move focus to the new content so screen readers and keyboards follow it
-// (polling refreshes, which no click or submit triggers, keep focus where it is).
-document.addEventListener("htmx:afterSwap", function (event) {
-  var config = event.detail.requestConfig;
-  var trigger = config && config.triggeringEvent;
-  if (!trigger || (trigger.type !== "submit" && trigger.type !== "click")) { return; }
-  var target = event.detail.target;
-  // An outerHTML swap replaces the target: follow it by its id.
-  if (!target.isConnected && target.id) { target = document.getElementById(target.id); }
-  if (!target) { return; }
-  var focusable = target.querySelector("[role=alert], [tabindex='-1'], h1, h2") || target;
-  if (!focusable.hasAttribute("tabindex")) { focusable.setAttribute("tabindex", "-1"); }
-  focusable.focus();
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-print]")) { window.print(); }
 });
+// After the payer's own action (a lookup, a form with errors, a filter) the answering page
+// marks its new content with data-focus: the focus goes there, as a screen reader expects.
+function focusOn(el) {
+  if (!el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "-1"); }
+  el.focus();
+}
+// Ticking a bill recalculates the total at once, through the form's own "Recalcular" button.
+document.addEventListener("change", function (event) {
+  var form = event.target.matches("[data-recalculate]") && event.target.form;
+  var again = form && form.querySelector("[formaction]");
+  if (again) { form.requestSubmit(again); }
+});
+// A sent form disables its buttons, so a second tap on a slow network sends nothing twice
+// (the server refuses a second payment anyway); coming back to the page enables them again.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || form.method === "get") { return; }
+  setTimeout(function () {
+    form.querySelectorAll("button").forEach(function (b) { b.disabled = true; b.dataset.sent = ""; });
+  }, 0);
+});
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("button[data-sent]").forEach(function (b) {
+    b.disabled = false;
+    delete b.dataset.sent;
+  });
+});
+// A pending payment's result (data-poll) asks again every 3 s and replaces itself with the
+// answer, until the answer is final; the focus stays where the payer left it.
+function poll(section) {
+  var url = section.getAttribute("data-poll");
+  if (!url) { return; }
+  setTimeout(function () {
+    fetch(url, {headers: {"HX-Request": "true"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html.trim();
+        var fresh = t.content.firstElementChild;
+        if (!fresh || fresh.id !== section.id) { return poll(section); }
+        var hadFocus = section.contains(document.activeElement);
+        section.replaceWith(fresh);
+        showPrintButtons(fresh);
+        if (hadFocus) { focusOn(fresh); }
+        poll(fresh);
+      })
+      .catch(function () { poll(section); });  // offline for a moment: ask again later
+  }, 3000);
+}
+showPrintButtons(document);
+var answer = document.querySelector("[data-focus]");
+if (answer) { focusOn(answer); }
+document.querySelectorAll("[data-poll]").forEach(poll);

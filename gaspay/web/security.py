@@ -74,6 +74,9 @@ def _apply_upload_limit() -> None:
         request.max_content_length = limit
 
 
+SUBRESOURCE_TYPES = frozenset({"text/javascript", "application/javascript", "text/css"})
+
+
 @cache
 def csp_for(theme_css: str | None, recaptcha: bool = False) -> str:
     style_hash = ""
@@ -95,15 +98,21 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def set_security_headers(response):
         headers = response.headers
-        tenant = g.get("tenant")
-        theme = tenant_theme_css(tenant) if tenant else None
-        headers.setdefault(
-            "Content-Security-Policy", csp_for(theme, bool(g.get("csp_allow_recaptcha")))
-        )
+        if response.mimetype not in SUBRESOURCE_TYPES:
+            # Document headers: a script or a stylesheet is never a document (it cannot be
+            # framed, has no policy of its own, asks for no camera, and its requests go out
+            # under its page's referrer policy): on those they are bytes on a phone's plan and
+            # nothing else. Anything that can render (HTML, SVG, JSON shown
+            # by a browser) keeps them.
+            tenant = g.get("tenant")
+            theme = tenant_theme_css(tenant) if tenant else None
+            headers.setdefault(
+                "Content-Security-Policy", csp_for(theme, bool(g.get("csp_allow_recaptcha")))
+            )
+            headers["X-Frame-Options"] = "DENY"
+            headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+            headers["Referrer-Policy"] = "same-origin"
         headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "same-origin"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if request.is_secure or app.config.get("PRODUCTION"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.endpoint != "static":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask, current_app, g, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
@@ -34,6 +35,28 @@ def _static_hash(static_folder: str, filename: str) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+INLINE_LOGO_MAX = 2048  # bytes: a logo this small costs less inline than its own request
+
+
+@cache
+def _inline_logo(static_folder: str, filename: str) -> str | None:
+    path = Path(static_folder) / "tenants" / filename
+    if path.suffix != ".svg" or not path.is_file() or path.stat().st_size > INLINE_LOGO_MAX:
+        return None
+    svg = path.read_text(encoding="utf-8").strip().replace('"', "'")
+    # Percent-encoded but for these characters, none of which can end an attribute or open
+    # markup: safe to write as is.
+    return Markup("data:image/svg+xml," + quote(svg, safe=":/=;,'()"))
+
+
+def logo_src(tenant) -> str:
+    """The tenant's logo: small SVGs inline as a data: URL (the CSP allows data: images), so a
+    phone makes one request fewer per page; larger logos as a cached static file."""
+    return _inline_logo(current_app.static_folder, tenant.logo) or static_url(
+        "tenants/" + tenant.logo
+    )
+
+
 def static_url(filename: str) -> str:
     """A content-hashed URL, so static files can be cached for a year and still change."""
     return url_for("static", filename=filename, v=_static_hash(current_app.static_folder, filename))
@@ -59,6 +82,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         tenant_url=tenant_url,
         static_url=static_url,
+        logo_src=logo_src,
         is_htmx=is_htmx,
         csrf_field=csrf_field,
         tenant_theme_css=tenant_theme_css,

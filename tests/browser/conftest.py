@@ -4,7 +4,7 @@
   by werkzeug in a daemon thread; the sandbox sends its signed events to the app over HTTP.
 - `fresh_data` (autouse): empty tables, empty emulator, the Insesp demo bills.
 - `customer`: adds Interservicios' demo notices and its demo customer (who logs in).
-- `js` runs every test twice: JavaScript on (htmx) and off (plain forms).
+- `js` runs every test twice: JavaScript on (app.js: focus, refresh) and off (plain forms).
 - `phones`: opens phone contexts (360x800, touch, Android Chrome, es-CO); each step's full-page
   screenshot goes to test-artifacts/screenshots/<test>-<mode>-<step>.png. Console errors (CSP
   violations included), page errors, failed requests and any request to a host other than

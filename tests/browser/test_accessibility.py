@@ -5,7 +5,7 @@ so the app's CSP stays as it is) with the WCAG 2.0/2.1/2.2 A and AA rules, plus 
 measure: every control has a label, buttons and stand-alone links are at least 44x44 px, field
 errors are tied to their field (aria-describedby), an aria-label contains the visible label, and
 error messages are announced (role=alert, or inside an aria-live region). Separately: the
-keyboard focus is visible, after an htmx swap the focus moves into the new content, and a
+keyboard focus is visible, after the payer's action the focus moves into the new content, and a
 self-refreshing result leaves it where it is (JavaScript on).
 
 The emulated Wompi/PSE/bank pages (/sandbox/) are not audited: they stand in for third parties.
@@ -392,7 +392,9 @@ def test_focus_is_visible(phones):
 
 
 @pytest.mark.parametrize("js", ["js"])
-def test_focus_follows_htmx_swaps(phones, customer):
+def test_focus_follows_the_payers_action(phones, customer):
+    """After a lookup, a form with errors and a filter, the answering page puts the focus on its
+    new content (app.js: data-focus), as the htmx swaps of the staff area do."""
     phones.allow_status(422, r"^/insesp/(factura|pse/pagar)$")
     payer = phones.open()
     page = payer.page
@@ -424,7 +426,7 @@ def test_focus_follows_htmx_swaps(phones, customer):
 
 @pytest.mark.parametrize("js", ["js"])
 def test_polling_keeps_focus(phones, live_server):
-    """A pending result refreshes itself (htmx, every 3 s); the keyboard focus stays put."""
+    """A pending result refreshes itself (app.js, every 3 s); the keyboard focus stays put."""
     payer = phones.open()
     page = payer.page
     page.goto("/insesp/factura")

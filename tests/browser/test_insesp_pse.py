@@ -1,6 +1,6 @@
 """Insesp's guide, end to end on a phone: PSE button → bill → bank step → PSE → bank → result.
 
-Every test runs with JavaScript on (htmx fragments, polling) and off (plain forms), against the
+Every test runs with JavaScript on (app.js: focus, polling) and off (plain forms), against the
 real app and the local gateway emulator on 127.0.0.1.
 """
 
@@ -72,7 +72,8 @@ def to_the_bank(phones, live_server):
     page.goto("/insesp/")
     expect(page.get_by_role("heading", name="Pago de Factura en Línea")).to_be_visible()
     if phones.javascript:
-        assert page.evaluate("typeof htmx") == "object", "htmx did not load"
+        assert page.evaluate("typeof showPrintButtons") == "function", "app.js did not run"
+        assert page.evaluate("typeof htmx") == "undefined", "a payer page loaded htmx"
     payer.shot("inicio")
 
     page.get_by_role("link", name="PSE").click()
@@ -223,7 +224,7 @@ def test_pending(phones, live_server):
     other.shot("pendiente")
 
     if phones.javascript:
-        # Event path: the sandbox sends the signed event; the open result page polls (htmx)
+        # Event path: the sandbox sends the signed event; the open result page polls (app.js)
         # and turns to "Aprobada" by itself, without a reload.
         payer.page.evaluate("window.__sinRecargar = true")
         _approve_in_sandbox(phones)

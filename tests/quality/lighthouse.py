@@ -382,15 +382,15 @@ any host other than 127.0.0.1.
 |---|---|---:|---:|---:|---:|---:|
 {rows}
 
-"Transferred" is Lighthouse's `total-byte-weight`: every byte of the page and its CSS, htmx and
-scripts, compressed as sent, with an empty cache.
+"Transferred" is Lighthouse's `total-byte-weight`: every byte of the page and its CSS and
+scripts (app.js; payer pages carry no htmx), compressed as sent, with an empty cache.
 
 **Whole flows.** Insesp (home → "Número de Factura" → bill and bank step → result):
 {insesp_cold} loading every page with an empty cache, **{insesp_warm}** as a phone really loads
 them (static files carry a content hash and are cached for a year, so they arrive once).
 Interservicios (Entrar → Mis avisos de cobro → receipt): {inter_cold} cold, {inter_warm} with
-static files cached. The bill lookup itself (a POST, or an htmx fragment with JavaScript) is not
-a URL Lighthouse can open; its bill is shown again on the bank step, which is measured.
+static files cached. The bill lookup itself (a POST answered with the whole page) is not a URL
+Lighthouse can open; its bill is shown again on the bank step, which is measured.
 
 **Requests to other hosts:** {foreign} (Lighthouse's `network-requests`). Chromium itself is
 kept off the network by `--host-resolver-rules`: without it, even with the other flags, Debian's
@@ -402,8 +402,8 @@ no packet.
 **Audits that did not fully pass** (on some page): {not_passed}. "(no weight)" means the audit
 does not count towards its category's score. The render-blocking and dependency-tree audits point
 at app.css (about 2 KB compressed), the one stylesheet, linked on purpose: inlining it would send
-it again with every page and need a CSP exception. htmx (about 16 KB compressed) is most of a
-first visit's weight; it is deferred and cached for a year.
+it again with every page and need a CSP exception. app.js (about 1 KB compressed) is deferred
+and, like app.css, cached for a year.
 
 The back/forward cache audit (`bf-cache`) may fail by design: every page that shows a bill, a
 payment or a customer's data is sent with `Cache-Control: no-store` (`gaspay/web/security.py`),
