@@ -44,9 +44,7 @@ def _inline_logo(static_folder: str, filename: str) -> str | None:
     if path.suffix != ".svg" or not path.is_file() or path.stat().st_size > INLINE_LOGO_MAX:
         return None
     svg = path.read_text(encoding="utf-8").strip().replace('"', "'")
-    # Percent-encoded but for these characters, none of which can end an attribute or open
-    # markup: safe to write as is.
-    return Markup("data:image/svg+xml," + quote(svg, safe=":/=;,'()"))
+    return "data:image/svg+xml," + quote(svg, safe=":/=;,()")
 
 
 def logo_src(tenant) -> str:
@@ -57,9 +55,20 @@ def logo_src(tenant) -> str:
     )
 
 
+_static_urls: dict[tuple[str, str, str], str] = {}
+
+
 def static_url(filename: str) -> str:
-    """A content-hashed URL, so static files can be cached for a year and still change."""
-    return url_for("static", filename=filename, v=_static_hash(current_app.static_folder, filename))
+    """A content-hashed URL, so static files can be cached for a year and still change (built
+    once per file and mount point: every page asks for the same few)."""
+    key = (current_app.static_folder, request.script_root if request else "", filename)
+    url = _static_urls.get(key)
+    if url is None:
+        url = url_for(
+            "static", filename=filename, v=_static_hash(current_app.static_folder, filename)
+        )
+        _static_urls[key] = url
+    return url
 
 
 def csrf_field() -> Markup:
