@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium pdf-deps redis bench bench-quick wrk audit quality clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium pdf-deps redis bench bench-quick wrk hey audit quality clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,8 +68,6 @@ test-postgres: setup
 	  $(BIN)/pytest; \
 	else echo "GASPAY_TEST_DATABASE_URL not set: PostgreSQL run skipped (CI sets it)"; fi
 
-## Benchmarks -> docs/BENCHMARKS.md: 1 M-bill import, then HTTP under wrk (gunicorn, PostgreSQL and SQLite),
-## then the staff area at 1 M payments (PostgreSQL: GASPAY_BENCH_DATABASE_URL or gaspay_bench_staff).
 AUDIT_VENV := .venv-audit
 
 $(AUDIT_VENV)/.installed:
@@ -88,20 +86,31 @@ redis:
 audit: setup redis $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/python tests/security/audit.py
 
-bench: setup wrk
+## Benchmarks -> docs/BENCHMARKS.md and the README's table (bench/README.md): 1 M-bill import, HTTP
+## under wrk and hey (gunicorn, PostgreSQL and SQLite), the staff area at 1 M payments, the payer's
+## pages on slow 3G in Chromium. PostgreSQL admin URL: GASPAY_BENCH_PG (hb_* databases).
+bench: setup wrk hey chromium
 	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install -q py-spy
 	$(BIN)/python bench/import_bills.py
 	$(BIN)/python bench/http_bench.py
 	$(BIN)/python bench/staff_bench.py
+	$(BIN)/python bench/phone.py
+	$(BIN)/python bench/report.py
 
 ## A short smoke run of the HTTP benchmark (bench/out/BENCHMARKS-quick.md).
-bench-quick: setup wrk
+bench-quick: setup wrk hey
 	$(BIN)/python bench/http_bench.py --quick
 
 wrk:
 	@command -v wrk >/dev/null || { \
 	  echo "installing Debian wrk for the HTTP benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+## Debian's hey: the constant-rate load (its -q paces each worker) of the lookup's p99.
+hey:
+	@command -v hey >/dev/null || { \
+	  echo "installing Debian hey for the constant-rate benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; }
 
 ## Lighthouse (mobile) on the payer's main pages -> docs/QUALITY.md (Node's lighthouse, Debian's Chromium).
 node_modules/.installed: package.json package-lock.json
