@@ -6,7 +6,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app gaspay
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup db run test test-sqlite test-postgres lint format chromium pdf-deps redis bench bench-quick wrk hey audit quality clean demo-reset
+.PHONY: setup db run test test-sqlite test-postgres lint format chromium pdf-deps redis bench bench-quick wrk audit quality clean demo-reset
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -87,9 +87,9 @@ audit: setup redis $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/python tests/security/audit.py
 
 ## Benchmarks -> docs/BENCHMARKS.md and the README's table (bench/README.md): 1 M-bill import, HTTP
-## under wrk and hey (gunicorn, PostgreSQL and SQLite), the staff area at 1 M payments, the payer's
+## under wrk and at an open-loop rate (gunicorn, PostgreSQL and SQLite), the staff area at 1 M payments, the payer's
 ## pages on slow 3G in Chromium. PostgreSQL admin URL: GASPAY_BENCH_PG (hb_* databases).
-bench: setup wrk hey chromium
+bench: setup wrk chromium
 	@test -x $(BIN)/py-spy || $(BIN)/python -m pip install -q py-spy
 	$(BIN)/python bench/import_bills.py
 	$(BIN)/python bench/http_bench.py
@@ -98,19 +98,13 @@ bench: setup wrk hey chromium
 	$(BIN)/python bench/report.py
 
 ## A short smoke run of the HTTP benchmark (bench/out/BENCHMARKS-quick.md).
-bench-quick: setup wrk hey
+bench-quick: setup wrk
 	$(BIN)/python bench/http_bench.py --quick
 
 wrk:
 	@command -v wrk >/dev/null || { \
 	  echo "installing Debian wrk for the HTTP benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-
-## Debian's hey: the constant-rate load (its -q paces each worker) of the lookup's p99.
-hey:
-	@command -v hey >/dev/null || { \
-	  echo "installing Debian hey for the constant-rate benchmark"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; }
 
 ## Lighthouse (mobile) on the payer's main pages -> docs/QUALITY.md (Node's lighthouse, Debian's Chromium).
 node_modules/.installed: package.json package-lock.json

@@ -1,14 +1,22 @@
-"""Reference endpoints for `make bench`: the framework's own ceiling in the same app and server.
+"""Reference endpoints of `make bench`: floors and ceilings in the same app and server. Not the
+product's: only bench's gunicorn entry ``endpoints:bench_app()`` mounts them on wsgi.py's app."""
 
-Not part of the product: only the benchmark's own gunicorn entry (``bench/_wsgi.py``) registers
-this blueprint on the app that ``wsgi.py`` builds; no deployment serves ``/_bench``.
-"""
+import random
+import threading
 
 from flask import Blueprint, Flask, abort, current_app, request
 
-from gaspay.extensions import csrf
+from gaspay.extensions import csrf, db
 
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
+SENTINEL = "0BENCHSENTINEL0"
+_local = threading.local()
+_compiled: dict[str, tuple[str, dict]] = {}
+
+
+def _tenant(slug: str):
+    tenant = current_app.extensions["gaspay.tenants"].get(slug)
+    return tenant if tenant is not None else abort(404)
 
 
 @bp.get("/bare")
@@ -24,18 +32,68 @@ def bare_post():
 
 @bp.get("/query/<slug>")
 def query_floor(slug: str):
-    """The floor of any page that reads a bill: the bare GET plus the guest lookup's own query
-    (``lookup_bills``: one indexed ORM select of up to 24 bills), and nothing else."""
+    """The bare GET plus the guest lookup's own query (``lookup_bills``), nothing else."""
     from gaspay.billing.services import lookup_bills
 
-    tenant = current_app.extensions["gaspay.tenants"].get(slug)
-    if tenant is None:
+    return "ok" if lookup_bills(_tenant(slug), request.args.get("n", "")).found else "none"
+
+
+def compiled(slug: str) -> tuple[str, dict]:
+    """The lookup's SELECT compiled once for psycopg: (SQL, parameters with SENTINEL)."""
+    if slug not in _compiled:
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        from gaspay.billing.services import lookup_statement
+
+        done = lookup_statement(slug, SENTINEL).compile(dialect=PGDialect_psycopg())
+        _compiled[slug] = (str(done), dict(done.params))
+    return _compiled[slug]
+
+
+@bp.get("/driver/<slug>")
+def driver_floor(slug: str):
+    """The bare GET plus the same indexed read through psycopg alone (PostgreSQL only)."""
+    import psycopg
+
+    from gaspay.billing.numbers import normalise_number
+
+    _tenant(slug)
+    url = current_app.config["DATABASE_URL"]
+    if not url.startswith("postgresql"):
         abort(404)
-    found = lookup_bills(tenant, request.args.get("n", ""))
-    return "ok" if found.found else "none"
+    sql, params = compiled(slug)
+    number = normalise_number(request.args.get("n", ""))
+    args = {k: number if v == SENTINEL else v for k, v in params.items()}
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        conn = _local.conn = psycopg.connect(dsn, autocommit=True)
+    return "ok" if conn.execute(sql, args).fetchall() else "none"
+
+
+@bp.post("/write")
+@csrf.exempt
+def write_floor():
+    """The bare POST plus one short write transaction: one UPDATE of a bill by id, committed."""
+    from sqlalchemy import func, update
+
+    from gaspay.billing.models import Bill
+
+    bill_id = request.args.get("id", type=int) or random.randint(1, 1000)
+    db.session.execute(update(Bill).where(Bill.id == bill_id).values(updated_at=func.now()))
+    db.session.commit()
+    return {"status": "ok"}
 
 
 def register(app: Flask) -> None:
     """Mount the reference endpoints on an app built by ``create_app`` (once)."""
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
+
+
+def bench_app() -> Flask:
+    """gunicorn entry of bench/http_bench.py: the app of ``wsgi.py`` plus these endpoints."""
+    from wsgi import app
+
+    register(app)
+    return app

@@ -1,129 +1,308 @@
-"""HTTP benchmark: gunicorn on 127.0.0.1, production configuration, PostgreSQL and SQLite.
-
-    python bench/http_bench.py [--quick] [--engines postgresql,sqlite] [--rounds 3]
-                               [--seconds 4] [--large-rows 1000000] [--profile auto|always|never]
-                               [--out docs/BENCHMARKS.md]
-
-For every engine two databases are migrated and filled (10,000 bills; 1,000,000 bills) and each
-is served by its own gunicorn (``bench/_wsgi.py``: the app of ``wsgi.py`` with
-``GASPAY_ENV=production`` plus the bare reference endpoints). wrk then measures, bounded in time,
-requests/s and p50/p99 latency of:
-
-  bare_get   GET  /_bench/bare                the ceiling: same app, server and configuration
-  bare_post  POST /_bench/bare                the POST ceiling, with the events' bodies
-  lookup     POST /insesp/factura             guest lookup, htmx partial, 10 k bills
-  lookup_1m  POST /insesp/factura             the same at 1 M bills
-  notices    GET  /interservicios/clientes/avisos   a logged-in customer's notice list
-  events     POST /insesp/webhooks/wompi      authentic signed events, one state change each
-  static     GET  /static/vendor/htmx-….js    a static file
-
-each at 16 and 64 connections. The cells (engine × scenario × connections) run in rounds, in a
-different seeded order each round, so drift of the machine hits all alike; ratios are taken
-within a round and the median over rounds is reported. The figures and ratios are printed and
-written to docs/BENCHMARKS.md (with the import figures of bench/import_bills.py when its
-bench/out/import.json exists). When a target is missed, the workers are profiled with py-spy
-under that load and the summary goes into the document.
-
-This file is the command line; the run is ``_run.py``, its parts ``_servers.py`` (databases,
-Redis, gunicorn), ``_scenarios.py`` (data, sanity checks, wrk scripts), ``_measure.py`` (cells,
-rounds, profiles), ``_targets.py`` (ratios against the targets), ``_diagnostics.py`` (SQL and
-plans per request), ``_findings.py`` and ``_report.py`` (docs/BENCHMARKS.md).
-"""
-
-from __future__ import annotations
+"""HTTP benchmark: gunicorn in the production configuration on PostgreSQL and SQLite, under
+wrk then at an open-loop rate; SQL per request, CPU per process group, py-spy (bench/README.md)."""
 
 import argparse
+import contextlib
+import json
 import os
-import shlex
-import signal
+import random
+import re
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from collections import Counter
+from functools import partial
 from pathlib import Path
+from unittest import mock
 
-BENCH = Path(__file__).resolve().parent
-for _p in (BENCH.parent, BENCH):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+import common
+import http_setup as hs
+import openloop
+from common import log
 
-import _wrk  # noqa: E402
-from _common import ROOT, log  # noqa: E402
-from _report import render_saved  # noqa: E402
-from _run import run  # noqa: E402
+CONNS, TICK, KINDS = (16, 64), os.sysconf("SC_CLK_TCK"), ("lookup", "notices", "events")
+SCENARIOS = ("bare_get", "bare_post", "query_floor", "driver_floor", "write_floor", "lookup",
+             "lookup_1m", "notices", "events", "static")  # fmt: skip
+RATIOS = (  # name, numerator, denominator, target
+    ("lookup / query floor", "lookup", "query_floor", (">=", 0.70)),
+    ("lookup / driver floor", "lookup", "driver_floor", None),
+    ("notices / query floor", "notices", "query_floor", (">=", 0.60)),
+    ("events / write floor", "events", "write_floor", (">=", 0.50)),
+    ("lookup time at 1 M / at 10 k", "lookup", "lookup_1m", ("<=", 1.20)),
+    ("lookup / bare GET", "lookup", "bare_get", None),
+    ("events / bare POST", "events", "bare_post", None),
+    ("query floor / bare GET", "query_floor", "bare_get", None),
+    ("driver floor / bare GET", "driver_floor", "bare_get", None),
+    ("write floor / bare POST", "write_floor", "bare_post", None),
+)
+PACKAGES = ("psycopg", "sqlalchemy", "sqlite3", "jinja2", "flask_limiter", "limits", "redis",
+            "flask_wtf", "wtforms", "itsdangerous", "flask_login", "flask_compress", "brotli",
+            "babel", "flask/", "werkzeug", "gunicorn", "logging", "json", "gaspay/")  # fmt: skip
+LUA = Path(__file__).with_name("wrk.lua")
 
-ENGINES = ("postgresql", "sqlite")
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+def cpu(pids: set[int]) -> dict[str, float]:
+    """CPU seconds so far by process group: this server, PostgreSQL, Redis, wrk, the machine."""
+    groups = Counter()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError):
+            raw = Path(f"/proc/{pid}/stat").read_text()
+            comm, f = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+            mine = int(pid) in pids or int(f[1]) in pids
+            groups["app" if mine else comm] += int(f[11]) + int(f[12])
+    t = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
+    out = {"app": groups["app"], "postgresql": groups["postgres"], "redis": groups["redis-server"]}
+    out = {k: v / TICK for k, v in (out | {"machine": sum(t) - t[3] - t[4]}).items()}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out | {"wrk": usage.ru_utime + usage.ru_stime}
 
 
-def parse_args(argv: list[str]):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (about 2 min)")
-    parser.add_argument("--engines", default=None, help="comma separated: postgresql,sqlite")
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="an admin connection URL")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--seconds", type=float, default=None, help="per cell")
-    parser.add_argument("--warmup", type=float, default=None, help="per cell, once")
-    parser.add_argument("--small-rows", type=int, default=10_000)
-    parser.add_argument("--large-rows", type=int, default=None)
-    parser.add_argument("--events-per-cell", type=int, default=None)
-    parser.add_argument("--attempts", type=int, default=None, help="pending attempts loaded")
-    parser.add_argument("--workers", type=int, default=None, help="default: CPUs (min 2)")
+def headers(s: dict) -> list[str]:
+    """The scenario's headers as wrk's -H options."""
+    return [x for k, v in (hs.HEAD | s["headers"]).items() for x in ("-H", f"{k}: {v}")]
+
+
+def cell(setup: dict, name: str, conns: int, seconds: float) -> dict:
+    """One wrk run; events get a fresh slice of never-sent events."""
+    s, threads, events = setup["scen"][name], min(2, conns), name == "events"
+    first, server = setup["next_event"] if events else 0, s["server"]
+    setup["next_event"] += s["count"] if events else 0
+    wrk = f"wrk -t{threads} -c{conns} -d{round(seconds)}s --timeout=10s -s {LUA}".split()
+    wrk += [*headers(s), server.base, "--", str(s["file"]), str(first)]
+    wrk += [str(first + s["count"]), str(threads)]
+    before = cpu(server.pids())
+    out = subprocess.run(wrk, capture_output=True, text=True, timeout=seconds + 120)
+    if not (line := next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)):
+        raise RuntimeError(f"wrk failed: {out.stdout[-800:]}{out.stderr}")
+    w, after = json.loads(line[4:]), cpu(server.pids())
+    last, settle = after["app"], time.monotonic()
+    while time.monotonic() - settle < 10:  # let the server finish what wrk left queued
+        time.sleep(0.25)
+        last, previous = cpu(server.pids())["app"], last
+        if last - previous < 0.02:
+            break
+    per = {k: 1000 * (after[k] - before[k]) / max(1, w["requests"]) for k in before}
+    return {"engine": setup["engine"], "scenario": name, "conns": conns, "cpu_ms": per,
+            "rps": w["requests"] / w["us"] * 1e6, "p50_ms": w["p50"] / 1000,
+            "p99_ms": w["p99"] / 1000, "errors": w["errors"], "wraps": w["wraps"]}  # fmt: skip
+
+
+def measure(setups: dict, args) -> list[dict]:
+    """Every cell warmed up once, then the rounds, each in its own seeded order."""
+    cells = [(e, n, c) for e in setups for n in SCENARIOS if n in setups[e]["scen"] for c in CONNS]
+    log(f"{len(cells)} cells × {args.rounds} rounds × {args.seconds:g} s")
+    for e, n, c in cells:
+        if c == CONNS[0]:
+            cell(setups[e], n, c, args.warmup)
+    rows = []
+    for rnd in range(1, args.rounds + 1):
+        for e, n, c in random.Random(20261122 + rnd).sample(cells, len(cells)):
+            rows.append(x := cell(setups[e], n, c, args.seconds) | {"round": rnd})
+            log(f"r{rnd} {e:<10} {n:<12} {c:>2}c {x['rps']:7,.0f} req/s p99 {x['p99_ms']:6.1f} ms")
+    return rows
+
+
+def summarise(rows: list[dict]) -> tuple[dict, list[dict]]:
+    """Medians per cell; each ratio inside each round, then the median of the rounds."""
+    cells, by = {}, {(x["engine"], x["scenario"], x["conns"], x["round"]): x for x in rows}
+    for x in rows:
+        cells.setdefault(f"{x['engine']}|{x['scenario']}|{x['conns']}", []).append(x)
+    med = {k: {m: statistics.median(i[m] for i in v) for m in ("rps", "p50_ms", "p99_ms")}
+           | {"p99_worst": max(i["p99_ms"] for i in v), "errors": sum(i["errors"] for i in v),
+              "cpu_ms": {g: statistics.median(i["cpu_ms"][g] for i in v) for g in v[0]["cpu_ms"]}}
+           for k, v in cells.items()}  # fmt: skip
+    ratios, rounds, engines = [], sorted({x["round"] for x in rows}), {x["engine"]: 0 for x in rows}
+    for e, c, (name, a, b, target) in ((e, c, t) for e in engines for c in CONNS for t in RATIOS):
+        pairs = [(by.get((e, a, c, k)), by.get((e, b, c, k))) for k in rounds]
+        if per := [x["rps"] / y["rps"] for x, y in pairs if x and y and y["rps"]]:
+            v = statistics.median(per)
+            met = None if not target else v >= target[1] if target[0] == ">=" else v <= target[1]
+            ratios.append({"engine": e, "conns": c, "name": name, "value": v, "per_round": per,
+                           "target": target, "met": met})  # fmt: skip
+    return med, ratios
+
+
+def constant_rate(setup: dict, rate: float, seconds: int) -> dict:
+    """The lookup offered at a fixed rate by bench/openloop.py (evenly spaced, open loop), over
+    the scenario's client numbers; 2 s of warm-up at the same rate are not counted."""
+    s = setup["scen"]["lookup"]
+    head = dict(h.split(": ", 1) for h in headers(s)[1::2])
+    reqs = [
+        (m, p, head, b)
+        for m, p, _, b in (x.split("\t") for x in s["file"].read_text().splitlines())
+    ]
+    port = int(s["server"].base.rsplit(":", 1)[1])
+    c = openloop.offered("127.0.0.1", port, reqs, rate, seconds)
+    bad = sum(n for code, n in c["codes"].items() if code != 200)
+    return c | {"seconds": seconds, "non_200": bad, "met": c["p99_ms"] <= 20.0}
+
+
+def safe(fn, *args) -> dict:
+    try:
+        return fn(*args)
+    except Exception as exc:  # diagnostics only: the figures stand without them
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def trace(setup: dict, r: dict, kind: str) -> dict:
+    """One request in-process (the server's configuration): its SQL, transactions, pool
+    checkouts, Redis commands, and the plan of each statement."""
+    import redis
+    from sqlalchemy import event
+
+    from gaspay import create_app
+    from gaspay.extensions import db
+
+    server = setup[{"lookup": "large", "events": "events"}.get(kind, "small")]
+    with mock.patch.dict(os.environ, server.env, clear=True):  # create_app reads GASPAY_*
+        app = create_app()
+    head, client = {"User-Agent": hs.UA, "Referer": "https://localhost/"}, app.test_client()
+    if kind != "events":  # the test client speaks https, as production wants
+        page = client.get(r["lookup" if kind == "lookup" else "login"], headers=head)
+        form = {"csrf_token": hs.CSRF_RE.search(page.text).group(1)}
+    if kind == "lookup":  # a browser's form POST: the whole page
+        form["numero"] = hs.lookup_numbers(server.rows, 3)[1]
+        call = partial(client.post, r["lookup"], data=form, headers=head)
+    elif kind == "notices":
+        form |= {"email": hs.CUSTOMER[0], "password": hs.CUSTOMER[1], "next": ""}
+        client.post(r["login"], data=form, headers=head)
+        call = partial(client.get, r["notices"], headers=head)
+    else:
+        _, path, h, body = setup["scen"]["events"]["file"].read_text().split("\n", 2)[1].split("\t")
+        head |= {"Content-Type": "application/json", "X-Event-Checksum": h.split(": ")[1]}
+        call = partial(client.post, path, data=body, headers=head)
+    if kind != "events":
+        call()  # warm: first-request work is not per-request work
+    with app.app_context():
+        engine = db.engine
+    seen, calls, info = [], Counter(), redis.Redis.from_url(hs.REDIS).info
+    hooks = [(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))]
+    for target, name in [(engine, "begin"), (engine, "commit"), (engine, "rollback")]:
+        hooks.append((target, name, lambda *a, n=name: calls.update([n])))
+    hooks.append((engine.pool, "checkout", lambda *a: calls.update(["pool checkout"])))
+    for hook in hooks:
+        event.listen(*hook)
+    before = info("stats")["total_commands_processed"]
+    status = call().status_code
+    commands = info("stats")["total_commands_processed"] - before - 1
+    for hook in hooks:
+        event.remove(*hook)
+    plans, pg = [], engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        for sql, params in seen if kind != "notices" else ():
+            verb = sql.split(None, 1)[0].upper()
+            how = "(ANALYZE, BUFFERS, COSTS OFF)" if verb == "SELECT" else "(COSTS OFF)"
+            if verb in ("SELECT", "UPDATE", "DELETE"):
+                plans.append({"sql": " ".join(sql.split())[:400]})
+                try:
+                    explain = conn.exec_driver_sql(
+                        f"EXPLAIN {how if pg else 'QUERY PLAN'} {sql}", params
+                    )
+                    plans[-1]["plan"] = [x[-1] for x in explain]
+                except Exception as exc:  # a plan is diagnostic only
+                    plans[-1]["plan"] = [f"(no plan: {exc})"]
+                    conn.rollback()
+        conn.rollback()
+    engine.dispose()
+    statements = [" ".join(q.split())[:160] for q, _ in seen]
+    return {"status": status, "statements": statements, "calls": dict(calls), "redis": commands,
+            "plans": plans, "rows": server.rows}  # fmt: skip
+
+
+def profile(setup: dict, name: str, seconds: float, work: Path) -> dict:
+    """py-spy --gil (the thread holding the GIL) on the workers during the 64-connection cell;
+    samples inside request handling, by the leaf frame's package and by inclusive function."""
+    pid, raw = setup["scen"][name]["server"].proc.pid, work / f"profile-{name}.txt"
+    spy = f"{Path(sys.executable).parent}/py-spy record --pid {pid} --subprocesses --gil "
+    spy += f"--nolineno --rate 100 --duration {round(seconds)} --format raw --output {raw}"
+    spy = subprocess.Popen(spy.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    rps, total = cell(setup, name, 64, seconds)["rps"], 0
+    leaf, inclusive = Counter(), Counter()
+    spy.wait(timeout=seconds + 60)
+    for line in raw.read_text().splitlines() if raw.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if count.isdigit() and any("wsgi_app (flask/app" in f for f in frames):
+            total += int(count)
+            leaf[next((p for p in PACKAGES if p in frames[-1]), "other (stdlib, C)")] += int(count)
+            names = {re.sub(r"\(.*(site-packages/|/gaspay/)", "(", f) for f in frames}
+            inclusive.update(dict.fromkeys(names, int(count)))
+    rest = Counter({k: v for k, v in inclusive.items() if v < 0.97 * total and "thread" not in k})
+    top = lambda c, n: [(k, v / total) for k, v in c.most_common(n) if v >= 0.02 * total]  # noqa: E731
+    return {"engine": setup["engine"], "scenario": name, "samples": total, "rps": rps,
+            "by_package": top(leaf, 12), "inclusive": top(rest, 15)}  # fmt: skip
+
+
+def events_once(setup: dict, rows: list[dict]) -> dict:
+    """Every event recorded as applied, each with one receipt e-mail and one webhook."""
+    from sqlalchemy import create_engine, text
+
+    engine, sql = create_engine(setup["events"].url), "SELECT {}, count(*) FROM {} GROUP BY 1"
+    with engine.connect() as conn:
+        outcomes = dict(conn.execute(text(sql.format("outcome", "gateway_events"))).all())
+        sql = sql.format("kind || ' ' || topic", "outbox_messages")
+        outbox = dict(conn.execute(text(sql)).all())
+    engine.dispose()
+    applied, mine = outcomes.pop("applied", 0), (x for x in rows if x["engine"] == setup["engine"])
+    wraps = sum(x["wraps"] for x in mine if x["scenario"] == "events")
+    one_each = outbox.get("email receipt") == applied == outbox.get("webhook payment.approved")
+    return {"applied": applied, "other": outcomes, "outbox": outbox, "wraps": wraps,
+            "ok": one_each and not outcomes and not wraps and len(outbox) == 2}  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    q, parser = "--quick" in argv, argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (about 3 min)")
+    parser.add_argument("--engines", default="postgresql,sqlite")
+    parser.add_argument("--rounds", type=int, default=(3, 1)[q])
+    parser.add_argument("--seconds", type=float, default=(3.0, 2.0)[q])
+    parser.add_argument("--large-rows", type=int, default=(1_000_000, 100_000)[q])
+    parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--workers", type=int, default=max(2, len(os.sched_getaffinity(0))))
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--profile", choices=("auto", "always", "never"), default=None)
-    parser.add_argument("--profile-seconds", type=float, default=6.0)
-    parser.add_argument("--out", default=None, help="Markdown (default docs/BENCHMARKS.md)")
-    parser.add_argument("--json", default=None, help="default bench/out/http.json")
-    parser.add_argument("--import-json", default=str(ROOT / "bench" / "out" / "import.json"))
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument(
-        "--render-from", default=None, help="only rewrite --out from a saved JSON report"
-    )
-    parser.add_argument(
-        "--quiet-threshold",
-        type=float,
-        default=0.25,
-        help="before each round, wait while other work keeps this share of the CPUs busy",
-    )
-    parser.add_argument("--quiet-wait", type=float, default=None, help="max seconds per round")
     args = parser.parse_args(argv)
-    quick = args.quick
-    defaults = {
-        "rounds": 1 if quick else 3,
-        "seconds": 2.0 if quick else 3.0,
-        "warmup": 1.0 if quick else 1.5,
-        "large_rows": 100_000 if quick else 1_000_000,
-        "events_per_cell": 2_000 if quick else 8_000,
-        "attempts": 20_000 if quick else 100_000,
-        "profile": "never" if quick else "auto",
-        "quiet_wait": 5.0 if quick else 20.0,
-        "workers": max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2),
-        "out": str(ROOT / ("bench/out/BENCHMARKS-quick.md" if quick else "docs/BENCHMARKS.md")),
-        "json": str(ROOT / ("bench/out/http-quick.json" if quick else "bench/out/http.json")),
-    }
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
-
-
-def _terminate(signum, _frame):
-    raise SystemExit(128 + signum)  # run the finally blocks: stop servers, drop databases
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGTERM, _terminate)
-    args = parse_args(argv)
-    if args.render_from:
-        return render_saved(Path(args.render_from), Path(args.out))
-    if not _wrk.available():
-        log("wrk is missing: apt-get install -y wrk (make bench installs it)")
-        return 2
-    engines = [e.strip() for e in (args.engines or ",".join(ENGINES)).split(",") if e.strip()]
-    if any(e not in ENGINES for e in engines):
-        log(f"--engines takes {','.join(ENGINES)}")
-        return 2
-    command = shlex.join(["python", "bench/http_bench.py", *argv])
-    return run(args, engines, command)
+    args.profile = "never" if q and "--profile" not in argv else args.profile
+    args.small_rows, args.warmup, args.events_per_cell = 10_000, (1.5, 1.0)[q], (4000, 2000)[q]
+    args.attempts = 4 + args.events_per_cell * (len(CONNS) * args.rounds + 2)  # + warm-up, profile
+    started, load, r = time.monotonic(), common.machine()["load"], hs.routes()
+    keys, setups, notes, data = hs.make_keys(r["prefixes"], r["guest"]), {}, [], {}
+    with tempfile.TemporaryDirectory(prefix="hb-http-") as tmp:
+        try:
+            for engine in args.engines.split(","):
+                hs.prepare(setups.setdefault(engine, {"engine": engine}), args, Path(tmp), r, keys)
+            data["cells"], data["ratios"] = summarise(rows := measure(setups, args))
+            if pg := setups.get("postgresql"):
+                rate = data["cells"]["postgresql|lookup|64"]["rps"] / 2
+                log(f"open loop: the lookup at {rate:.0f} req/s ...")
+                data["constant_rate"] = constant_rate(pg, rate, 8 if q else 15)
+            data["alone_ms"] = {e: [s["scen"][n]["alone_ms"] for n in ("lookup", "lookup_1m")]
+                                for e, s in setups.items()}  # fmt: skip
+            data["events"] = {e: events_once(s, rows) for e, s in setups.items()}
+            traces = {e: {k: safe(trace, s, r, k) for k in KINDS} for e, s in setups.items()}
+            data["traces"] = traces
+            missed = {x["name"].split()[0] for x in data["ratios"] if x["met"] is False
+                      and x["engine"] == "postgresql"}  # fmt: skip
+            missed |= {"lookup"} if data.get("constant_rate", {}).get("met") is False else set()
+            want = set(KINDS) & (set(SCENARIOS) if args.profile == "always" else missed)
+            if args.profile == "never" or not pg:
+                want = set()
+            elif want and not (Path(sys.executable).parent / "py-spy").exists():
+                want, notes = set(), ["py-spy is not installed: no profiles (make bench has it)"]
+            data["profiles"] = [safe(profile, pg, n, 6, Path(tmp)) for n in sorted(want)]
+        finally:
+            for setup in setups.values():
+                notes += [line for server in setup.get("servers", []) for line in server.stop()]
+                common.pg_drop(*setup["pg"]) if setup.get("pg") else None
+    data |= {"rows": rows, "notes": notes, "load_start": load, "engines": list(setups)}
+    kept = ("rounds", "seconds", "warmup", "small_rows", "large_rows", "workers", "threads")
+    data |= {k: getattr(args, k) for k in kept}
+    common.save("http-quick" if q else "http", data, started, argv)
+    return 0 if all(e["ok"] for e in data["events"].values()) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+"""What the benchmarks share: paths, the machine, PostgreSQL databases, migrations, JSON out."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "bench")) if p not in sys.path]
+PG_ADMIN = os.environ.get("GASPAY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+FIRST_NAMES = ("José", "María", "Andrés", "Sofía", "Julián", "Camila", "Óscar", "Lucía",
+               "Sebastián", "Valentina", "Martín", "Ángela", "Hernán", "Inés", "Ramón")  # fmt: skip
+LAST_NAMES = ("Pérez Gómez", "Rodríguez", "Martínez Ruiz", "Hernández", "López", "Muñoz",
+              "García Márquez", "Rincón", "Peña", "Ibáñez", "Suárez", "Zúñiga")  # fmt: skip
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def machine() -> dict:
+    info = Path("/proc/cpuinfo").read_text() + Path("/proc/meminfo").read_text()
+    pairs = (ln.split(":", 1) for ln in info.splitlines()[::-1] if ":" in ln)
+    field = {k.strip(): v for k, v in pairs}
+    versions = {n: metadata.version(n) for n in ("flask", "sqlalchemy", "psycopg", "gunicorn")}
+    return {"cpu": field["model name"].strip(), "cores": len(os.sched_getaffinity(0)),
+            "ram_gib": round(int(field["MemTotal"].split()[0]) / 2**20, 1),
+            "load": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
+            "versions": versions}  # fmt: skip
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    dirty = git("status", "--porcelain", "--", "gaspay", "wsgi.py", "bench").strip()
+    return git("rev-parse", "--short", "HEAD").strip() + (" (uncommitted changes)" * bool(dirty))
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def pg(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def pg_create(*names: str) -> list[str]:
+    """Fresh databases (dropped first); their SQLAlchemy URLs."""
+    from sqlalchemy.engine import make_url
+
+    pg(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names))
+    pg(*(f"CREATE DATABASE {n}" for n in names))
+    url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg")
+    return [url.set(database=n).render_as_string(hide_password=False) for n in names]
+
+
+def pg_drop(*names: str) -> None:
+    pg(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names))
+
+
+def app_for(url: str):
+    from gaspay import create_app
+
+    return create_app({"DATABASE_URL": url, "SECRET_KEY": "b" * 40, "SANDBOX": True})
+
+
+def migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from gaspay.extensions import db
+
+    with app_for(url).app_context():
+        upgrade(directory=str(ROOT / "gaspay" / "migrations"))
+        db.session.remove()
+        db.engine.dispose()
+
+
+def analyze(url: str) -> None:
+    """PostgreSQL: the statistics autovacuum would gather moments after a bulk load."""
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(plain(url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+
+
+def kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (the peak since start or since reset_peak) of this process."""
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return int(next(ln for ln in lines if ln.startswith(field + ":")).split()[1])
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS (Linux)
+
+
+def save(name: str, data: dict, started: float, argv: list[str]) -> None:
+    """bench/out/<name>.json with the machine, commit, command and wall time; then the report."""
+    command = " ".join(["python", sys.argv[0].removeprefix(str(ROOT) + "/"), *argv])
+    end = {"finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command}
+    end |= {"machine": machine(), "commit": commit(), "wall_s": time.monotonic() - started}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(data | end, indent=1, default=str) + "\n")
+    import report
+
+    report.main(["--quick"] if name.endswith("-quick") else [])

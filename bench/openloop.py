@@ -1,0 +1,54 @@
+"""Open-loop load at a fixed rate: request i is due at t0 + i / rate whatever the earlier answers
+did, and its latency counts from when it was due (no coordinated omission). hey's -q paces each
+worker on its own ticker, all started together: its workers fire in bursts, not at a rate.
+Senders keep their connections; the first `warmup` seconds (new connections, cold pools) are
+sent at the same rate and not counted. Bounded: warmup + seconds of arrivals."""
+
+from __future__ import annotations
+
+import http.client
+import queue
+import threading
+import time
+
+
+def offered(host, port, requests, rate: float, seconds: float, warmup: float = 2.0, senders=32):
+    due, lat, codes, lock = queue.Queue(), [], {}, threading.Lock()
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        while (item := due.get()) is not None:
+            at, counted, (method, path, headers, body) = item
+            time.sleep(max(0.0, at - time.perf_counter()))
+            code = 0
+            for _ in (1, 2):  # a kept-alive connection the server closed: once more, anew
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    (resp := conn.getresponse()).read()
+                    code = resp.status
+                    break
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, port, timeout=10)
+            if counted:
+                with lock:
+                    lat.append((time.perf_counter() - at) * 1000)
+                    codes[code] = codes.get(code, 0) + 1
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    t0, skip = time.perf_counter() + 0.05, int(rate * warmup)
+    for i in range(skip + int(rate * seconds)):
+        while due.qsize() > senders:  # a short queue: each item waits for its own time
+            time.sleep(0.0005)
+        due.put((t0 + i / rate, i >= skip, requests[i % len(requests)]))
+    for _ in threads:
+        due.put(None)
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - (t0 + skip / rate)  # from the first counted request's due time
+    lat.sort()
+    at = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
+    return {"offered": rate, "achieved": len(lat) / took, "n": len(lat), "p50_ms": at(0.5),
+            "p99_ms": at(0.99), "max_ms": lat[-1], "codes": codes}  # fmt: skip
