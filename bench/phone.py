@@ -20,6 +20,8 @@ import urllib.request
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import common
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "phone.json"
 BIN = Path(sys.executable).parent
@@ -187,7 +189,7 @@ def page_weights(browser, url: str) -> list[dict]:
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
-    started = time.perf_counter()
+    started, load_start = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
     with (  # a failure ends in a traceback and exit status 1, the portal stopped
         tempfile.TemporaryDirectory(prefix="gaspay-phone-") as tmp,
         portal(Path(tmp)) as url,
@@ -197,11 +199,12 @@ def main() -> int:
         print(f"portal {url}, Chromium {browser.version}, load {os.getloadavg()[0]:.1f}; run 1:")
         runs = [flow_run(browser, url, show=i == 0) for i in range(RUNS)]
         pages, chromium = page_weights(browser, url), browser.version
-    cpu = (re.search(r"model name\s*: (.+)", Path("/proc/cpuinfo").read_text()) or [0, "?"])[1]
     columns = zip(STEPS, zip(*runs, strict=True), strict=True)
     steps = [{"name": n, "seconds": statistics.median(c), "runs": list(c)} for n, c in columns]
-    report = {"machine": {"cpu": cpu, "cores": os.cpu_count(), "chromium": chromium}}
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report = {"machine": common.machine() | {"chromium": chromium}, "commit": common.commit()}
     report.update(command="python bench/phone.py", network=NETWORK, steps=steps, pages=pages)
+    report.update(finished=finished, wall_s=time.perf_counter() - started, load_start=load_start)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\n{'step (slow 3G; target <= 2.0 s)':36} median  runs")
