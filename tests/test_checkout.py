@@ -308,7 +308,7 @@ def test_a_race_lost_in_the_database_shows_the_pending_rule(
         payer={"payer_name": "X"},
         customer_id=stranger.id,
     )
-    monkeypatch.setattr("gaspay.accounts.notices.holds_for_bills", lambda tenant, ids: {})
+    monkeypatch.setattr("gaspay.accounts.notices.holding_attempts", lambda tenant, held_by: {})
     logged_in(client)
     response = pay(client, bill)
     assert response.status_code == 409 and theirs.reference in response.get_data(as_text=True)
@@ -476,7 +476,7 @@ def test_pending_return_refreshes_itself(client, customer, bill, mocked):
     attempt, _ = start(client, bill)
     gateway_says(mocked, attempt, "1234-1-1", "PENDING")
     html = result(client, attempt.reference, "1234-1-1")
-    assert 'hx-trigger="every 3s"' in html and "PENDIENTE" in html
+    assert 'data-poll="' in html and "PENDIENTE" in html  # app.js asks again every 3 s
     assert SUCCESS not in html
 
 

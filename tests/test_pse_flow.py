@@ -407,7 +407,7 @@ def test_return_url_alone_never_marks_paid(client, mocked, insesp, make_bill):
         json={"data": fakes.transaction(txn_id=TXN, reference=attempt.reference)},
     )
     html = client.get(f"/insesp/pagos/{attempt.reference}?id={TXN}").get_data(as_text=True)
-    assert "Transacción Pendiente" in html and 'hx-trigger="every 3s"' in html
+    assert "Transacción Pendiente" in html and 'data-poll="' in html  # refreshed by app.js
     assert db.session.get(PaymentAttempt, attempt.id).status == T.PENDING
 
 
