@@ -16,16 +16,14 @@ from tests.conftest import PG_URL
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (SQLite has no server)")
 
 
-def _kill_other_backends(url: str) -> int:
+def _kill(url: str, pid: int) -> int:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             return len(
                 conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pid},
                 ).all()
             )
     finally:
@@ -35,9 +33,9 @@ def _kill_other_backends(url: str) -> int:
 def test_a_connection_killed_while_idle_is_replaced_before_use(make_app, database_url):
     app = make_app(DB_PING_AFTER_IDLE=0)  # every checkout counts as idle: always tested
     with app.app_context():
-        assert db.session.execute(text("SELECT 1")).scalar() == 1
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
         db.session.remove()
-        assert _kill_other_backends(database_url) >= 1
+        assert _kill(database_url, pid) == 1  # only this app's pooled connection
         # The pooled connection is dead; the ping finds it and the pool opens another.
         assert db.session.execute(text("SELECT 2")).scalar() == 2
         db.session.remove()
@@ -48,9 +46,9 @@ def test_a_recently_used_connection_is_not_pinged(make_app, database_url):
     fails once, and SQLAlchemy then replaces the pool's connections)."""
     app = make_app(DB_PING_AFTER_IDLE=3600)
     with app.app_context():
-        assert db.session.execute(text("SELECT 1")).scalar() == 1
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
         db.session.remove()
-        assert _kill_other_backends(database_url) >= 1
+        assert _kill(database_url, pid) == 1  # only this app's pooled connection
         with pytest.raises(DBAPIError) as caught:
             db.session.execute(text("SELECT 2"))
         assert caught.value.connection_invalidated
