@@ -17,6 +17,7 @@ FIRST_NAMES = ("José", "María", "Andrés", "Sofía", "Julián", "Camila", "Ós
                "Sebastián", "Valentina", "Martín", "Ángela", "Hernán", "Inés", "Ramón")  # fmt: skip
 LAST_NAMES = ("Pérez Gómez", "Rodríguez", "Martínez Ruiz", "Hernández", "López", "Muñoz",
               "García Márquez", "Rincón", "Peña", "Ibáñez", "Suárez", "Zúñiga")  # fmt: skip
+CONCEPTS = ("Factura del Gas", "Financiación acometida", "Revisión periódica", "Reconexión")
 
 
 def log(message: str) -> None:
@@ -42,23 +43,22 @@ def commit() -> str:
     return git("rev-parse", "--short", "HEAD").strip() + (" (uncommitted changes)" * bool(dirty))
 
 
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def pg(*statements: str) -> None:
+def pg(*statements: str, url: str = PG_ADMIN, autocommit: bool = True) -> list[tuple]:
+    """Statements through psycopg alone, in one transaction unless autocommit; the last's rows."""
     import psycopg
 
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn, autocommit=autocommit, connect_timeout=5) as conn:
         for statement in statements:
-            conn.execute(statement)
+            cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
 
 
 def pg_create(*names: str) -> list[str]:
     """Fresh databases (dropped first); their SQLAlchemy URLs."""
     from sqlalchemy.engine import make_url
 
-    pg(*(f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in names))
+    pg_drop(*names)
     pg(*(f"CREATE DATABASE {n}" for n in names))
     url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg")
     return [url.set(database=n).render_as_string(hide_password=False) for n in names]
@@ -83,15 +83,6 @@ def migrate(url: str) -> None:
         upgrade(directory=str(ROOT / "gaspay" / "migrations"))
         db.session.remove()
         db.engine.dispose()
-
-
-def analyze(url: str) -> None:
-    """PostgreSQL: the statistics autovacuum would gather moments after a bulk load."""
-    if url.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(plain(url), autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
 
 
 def kib(field: str) -> int:

@@ -1,6 +1,6 @@
-"""Reference endpoints of `make bench`: floors and ceilings in the same app and server. Not the
-product's: only bench's gunicorn entry ``endpoints:bench_app()`` mounts them on wsgi.py's app."""
+"""The `/_bench` floors and ceilings of the HTTP benchmark (bench/README.md): not the product's."""
 
+import functools
 import random
 import threading
 
@@ -11,7 +11,6 @@ from gaspay.extensions import csrf, db
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
 SENTINEL = "0BENCHSENTINEL0"
 _local = threading.local()
-_compiled: dict[str, tuple[str, dict]] = {}
 
 
 def _tenant(slug: str):
@@ -32,27 +31,24 @@ def bare_post():
 
 @bp.get("/query/<slug>")
 def query_floor(slug: str):
-    """The bare GET plus the guest lookup's own query (``lookup_bills``), nothing else."""
     from gaspay.billing.services import lookup_bills
 
     return "ok" if lookup_bills(_tenant(slug), request.args.get("n", "")).found else "none"
 
 
+@functools.cache
 def compiled(slug: str) -> tuple[str, dict]:
     """The lookup's SELECT compiled once for psycopg: (SQL, parameters with SENTINEL)."""
-    if slug not in _compiled:
-        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-        from gaspay.billing.services import lookup_statement
+    from gaspay.billing.services import lookup_statement
 
-        done = lookup_statement(slug, SENTINEL).compile(dialect=PGDialect_psycopg())
-        _compiled[slug] = (str(done), dict(done.params))
-    return _compiled[slug]
+    done = lookup_statement(slug, SENTINEL).compile(dialect=PGDialect_psycopg())
+    return str(done), dict(done.params)
 
 
 @bp.get("/driver/<slug>")
 def driver_floor(slug: str):
-    """The bare GET plus the same indexed read through psycopg alone (PostgreSQL only)."""
     import psycopg
 
     from gaspay.billing.numbers import normalise_number
@@ -74,7 +70,6 @@ def driver_floor(slug: str):
 @bp.post("/write")
 @csrf.exempt
 def write_floor():
-    """The bare POST plus one short write transaction: one UPDATE of a bill by id, committed."""
     from sqlalchemy import func, update
 
     from gaspay.billing.models import Bill
@@ -85,15 +80,10 @@ def write_floor():
     return {"status": "ok"}
 
 
-def register(app: Flask) -> None:
-    """Mount the reference endpoints on an app built by ``create_app`` (once)."""
-    if bp.name not in app.blueprints:
-        app.register_blueprint(bp)
-
-
 def bench_app() -> Flask:
     """gunicorn entry of bench/http_bench.py: the app of ``wsgi.py`` plus these endpoints."""
     from wsgi import app
 
-    register(app)
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)
     return app

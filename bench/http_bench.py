@@ -21,7 +21,12 @@ from unittest import mock
 import common
 import http_setup as hs
 import openloop
+import redis
 from common import log
+from sqlalchemy import create_engine, event, text
+
+from gaspay import create_app
+from gaspay.extensions import db
 
 CONNS, TICK, KINDS = (16, 64), os.sysconf("SC_CLK_TCK"), ("lookup", "notices", "events")
 SCENARIOS = ("bare_get", "bare_post", "query_floor", "driver_floor", "write_floor", "lookup",
@@ -60,19 +65,14 @@ def cpu(pids: set[int]) -> dict[str, float]:
     return out | {"wrk": usage.ru_utime + usage.ru_stime}
 
 
-def headers(s: dict) -> list[str]:
-    """The scenario's headers as wrk's -H options."""
-    return [x for k, v in (hs.HEAD | s["headers"]).items() for x in ("-H", f"{k}: {v}")]
-
-
 def cell(setup: dict, name: str, conns: int, seconds: float) -> dict:
     """One wrk run; events get a fresh slice of never-sent events."""
     s, threads, events = setup["scen"][name], min(2, conns), name == "events"
     first, server = setup["next_event"] if events else 0, s["server"]
     setup["next_event"] += s["count"] if events else 0
     wrk = f"wrk -t{threads} -c{conns} -d{round(seconds)}s --timeout=10s -s {LUA}".split()
-    wrk += [*headers(s), server.base, "--", str(s["file"]), str(first)]
-    wrk += [str(first + s["count"]), str(threads)]
+    wrk += [x for k, v in (hs.HEAD | s["headers"]).items() for x in ("-H", f"{k}: {v}")]
+    wrk += [server.base, "--", str(s["file"]), str(first), str(first + s["count"]), str(threads)]
     before = cpu(server.pids())
     out = subprocess.run(wrk, capture_output=True, text=True, timeout=seconds + 120)
     if not (line := next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)):
@@ -106,7 +106,6 @@ def measure(setups: dict, args) -> list[dict]:
 
 
 def summarise(rows: list[dict]) -> tuple[dict, list[dict]]:
-    """Medians per cell; each ratio inside each round, then the median of the rounds."""
     cells, by = {}, {(x["engine"], x["scenario"], x["conns"], x["round"]): x for x in rows}
     for x in rows:
         cells.setdefault(f"{x['engine']}|{x['scenario']}|{x['conns']}", []).append(x)
@@ -126,14 +125,9 @@ def summarise(rows: list[dict]) -> tuple[dict, list[dict]]:
 
 
 def constant_rate(setup: dict, rate: float, seconds: int) -> dict:
-    """The lookup offered at a fixed rate by bench/openloop.py (evenly spaced, open loop), over
-    the scenario's client numbers; 2 s of warm-up at the same rate are not counted."""
-    s = setup["scen"]["lookup"]
-    head = dict(h.split(": ", 1) for h in headers(s)[1::2])
-    reqs = [
-        (m, p, head, b)
-        for m, p, _, b in (x.split("\t") for x in s["file"].read_text().splitlines())
-    ]
+    s, head = setup["scen"]["lookup"], hs.HEAD | setup["scen"]["lookup"]["headers"]
+    lines = (x.split("\t") for x in s["file"].read_text().splitlines())
+    reqs = [(m, p, head, b) for m, p, _, b in lines]
     port = int(s["server"].base.rsplit(":", 1)[1])
     c = openloop.offered("127.0.0.1", port, reqs, rate, seconds)
     bad = sum(n for code, n in c["codes"].items() if code != 200)
@@ -150,38 +144,31 @@ def safe(fn, *args) -> dict:
 def trace(setup: dict, r: dict, kind: str) -> dict:
     """One request in-process (the server's configuration): its SQL, transactions, pool
     checkouts, Redis commands, and the plan of each statement."""
-    import redis
-    from sqlalchemy import event
-
-    from gaspay import create_app
-    from gaspay.extensions import db
-
     server = setup[{"lookup": "large", "events": "events"}.get(kind, "small")]
     with mock.patch.dict(os.environ, server.env, clear=True):  # create_app reads GASPAY_*
         app = create_app()
     head, client = {"User-Agent": hs.UA, "Referer": "https://localhost/"}, app.test_client()
-    if kind != "events":  # the test client speaks https, as production wants
-        page = client.get(r["lookup" if kind == "lookup" else "login"], headers=head)
-        form = {"csrf_token": hs.CSRF_RE.search(page.text).group(1)}
-    if kind == "lookup":  # a browser's form POST: the whole page
-        form["numero"] = hs.lookup_numbers(server.rows, 3)[1]
-        call = partial(client.post, r["lookup"], data=form, headers=head)
-    elif kind == "notices":
-        form |= {"email": hs.CUSTOMER[0], "password": hs.CUSTOMER[1], "next": ""}
-        client.post(r["login"], data=form, headers=head)
-        call = partial(client.get, r["notices"], headers=head)
-    else:
+    if kind == "events":
         _, path, h, body = setup["scen"]["events"]["file"].read_text().split("\n", 2)[1].split("\t")
         head |= {"Content-Type": "application/json", "X-Event-Checksum": h.split(": ")[1]}
         call = partial(client.post, path, data=body, headers=head)
-    if kind != "events":
+    else:  # the test client speaks https, as production wants
+        page = client.get(r["lookup" if kind == "lookup" else "login"], headers=head)
+        form = {"csrf_token": hs.CSRF_RE.search(page.text).group(1)}
+        if kind == "lookup":  # a browser's form POST: the whole page
+            form["numero"] = hs.lookup_numbers(server.rows, 3)[1]
+            call = partial(client.post, r["lookup"], data=form, headers=head)
+        else:
+            form |= {"email": hs.CUSTOMER[0], "password": hs.CUSTOMER[1], "next": ""}
+            client.post(r["login"], data=form, headers=head)
+            call = partial(client.get, r["notices"], headers=head)
         call()  # warm: first-request work is not per-request work
     with app.app_context():
         engine = db.engine
     seen, calls, info = [], Counter(), redis.Redis.from_url(hs.REDIS).info
     hooks = [(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))]
-    for target, name in [(engine, "begin"), (engine, "commit"), (engine, "rollback")]:
-        hooks.append((target, name, lambda *a, n=name: calls.update([n])))
+    for name in ("begin", "commit", "rollback"):
+        hooks.append((engine, name, lambda *a, n=name: calls.update([n])))
     hooks.append((engine.pool, "checkout", lambda *a: calls.update(["pool checkout"])))
     for hook in hooks:
         event.listen(*hook)
@@ -194,17 +181,16 @@ def trace(setup: dict, r: dict, kind: str) -> dict:
     with engine.connect() as conn:
         for sql, params in seen if kind != "notices" else ():
             verb = sql.split(None, 1)[0].upper()
+            if verb not in ("SELECT", "UPDATE", "DELETE"):
+                continue
             how = "(ANALYZE, BUFFERS, COSTS OFF)" if verb == "SELECT" else "(COSTS OFF)"
-            if verb in ("SELECT", "UPDATE", "DELETE"):
-                plans.append({"sql": " ".join(sql.split())[:400]})
-                try:
-                    explain = conn.exec_driver_sql(
-                        f"EXPLAIN {how if pg else 'QUERY PLAN'} {sql}", params
-                    )
-                    plans[-1]["plan"] = [x[-1] for x in explain]
-                except Exception as exc:  # a plan is diagnostic only
-                    plans[-1]["plan"] = [f"(no plan: {exc})"]
-                    conn.rollback()
+            plans.append({"sql": " ".join(sql.split())[:400]})
+            try:
+                explain = f"EXPLAIN {how if pg else 'QUERY PLAN'} {sql}"
+                plans[-1]["plan"] = [x[-1] for x in conn.exec_driver_sql(explain, params)]
+            except Exception as exc:  # a plan is diagnostic only
+                plans[-1]["plan"] = [f"(no plan: {exc})"]
+                conn.rollback()
         conn.rollback()
     engine.dispose()
     statements = [" ".join(q.split())[:160] for q, _ in seen]
@@ -239,8 +225,6 @@ def profile(setup: dict, name: str, seconds: float, work: Path) -> dict:
 
 def events_once(setup: dict, rows: list[dict]) -> dict:
     """Every event recorded as applied, each with one receipt e-mail and one webhook."""
-    from sqlalchemy import create_engine, text
-
     engine, sql = create_engine(setup["events"].url), "SELECT {}, count(*) FROM {} GROUP BY 1"
     with engine.connect() as conn:
         outcomes = dict(conn.execute(text(sql.format("outcome", "gateway_events"))).all())
@@ -269,11 +253,11 @@ def main(argv: list[str]) -> int:
     args.small_rows, args.warmup, args.events_per_cell = 10_000, (1.5, 1.0)[q], (4000, 2000)[q]
     args.attempts = 4 + args.events_per_cell * (len(CONNS) * args.rounds + 2)  # + warm-up, profile
     started, load, r = time.monotonic(), common.machine()["load"], hs.routes()
-    keys, setups, notes, data = hs.make_keys(r["prefixes"], r["guest"]), {}, [], {}
+    setups, notes, data = {}, [], {}
     with tempfile.TemporaryDirectory(prefix="hb-http-") as tmp:
         try:
             for engine in args.engines.split(","):
-                hs.prepare(setups.setdefault(engine, {"engine": engine}), args, Path(tmp), r, keys)
+                hs.prepare(setups.setdefault(engine, {"engine": engine}), args, Path(tmp), r)
             data["cells"], data["ratios"] = summarise(rows := measure(setups, args))
             if pg := setups.get("postgresql"):
                 rate = data["cells"]["postgresql|lookup|64"]["rps"] / 2

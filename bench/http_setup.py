@@ -17,7 +17,14 @@ import urllib.parse
 from pathlib import Path
 
 import common
-from common import FIRST_NAMES, LAST_NAMES, ROOT, log
+import requests
+from common import CONCEPTS, FIRST_NAMES, LAST_NAMES, ROOT, log
+from flask import url_for
+from sqlalchemy import create_engine, text
+
+from gaspay.accounts.services import create_customer, link_client
+from gaspay.billing.models import Bill
+from gaspay.extensions import db
 
 UA = "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 Chrome/131.0 Mobile Safari"
 HEAD = {"User-Agent": UA, "Accept-Encoding": "gzip, deflate, br"}
@@ -31,7 +38,6 @@ BILL += "period, issued_on, due_on, state, paid_at, created_at, updated_at"
 SERIES = "WITH RECURSIVE s(i) AS (SELECT CAST(:first AS bigint) UNION ALL "
 SERIES += "SELECT i + 1 FROM s WHERE i < :last) "
 AMOUNT = "(5000 + ((i * 2654435761) % 4294967296) % 895000) * 100"
-CONCEPTS = ("Factura del Gas", "Financiación acometida", "Revisión periódica", "Reconexión")
 
 
 def pick(expr: str, values, cast: str = "") -> str:
@@ -43,36 +49,30 @@ def pad(expr: str, width: int) -> str:  # the same on both engines
     return f"substr('{'0' * width}' || CAST({expr} AS text), length(CAST({expr} AS text)) + 1)"
 
 
-def bills_sql(pg: bool, today: dt.date) -> str:
-    """Bills :first .. :last of :clients clients (about 4 per 3): 5 % paid, a third overdue."""
+def fill_sql(pg: bool, today: dt.date) -> tuple[str, list[str]]:
+    """Bills :first .. :last of :clients clients (about 4 per 3): 5 % paid, a third overdue; the
+    events' attempts :first .. :last, pending, each holding its own bill (id :base + i)."""
     days = [today + dt.timedelta(days=d - 40) for d in range(80)]  # due: -20 .. +39 days
-
-    def due(expr: str) -> str:
-        return pick(expr, days, "DATE " if pg else "")
-
-    return f"""INSERT INTO bills ({BILL}) {SERIES} SELECT i, :tenant, CAST(c AS text),
+    cast, ref = "DATE " if pg else "", pad("i", 10)
+    for digit, letter in zip("0123456789", "CDEFGHJKLM", strict=True):
+        ref = f"replace({ref}, '{digit}', '{letter}')"
+    bills = f"""INSERT INTO bills ({BILL}) {SERIES} SELECT i, :tenant, CAST(c AS text),
       {pad("c", 7)}, CASE WHEN i % 2 = 0 THEN '77' || {pad("i", 10)} END,
       'FG-' || {pad("c", 7)} || '-' || i,
       {pick("i", CONCEPTS)}, {pick("h / 7", FIRST_NAMES)}, {pick("h / 11", LAST_NAMES)},
       CASE WHEN r < 70 THEN 'cliente' || i || '@correo.test' END, '3' || {pad("h % 999999999", 9)},
       pesos * 100, CASE WHEN r > 60 THEN pesos * 19 / 119 * 100 ELSE 0 END, 'COP',
-      {pick("d", [f"{d:%Y-%m}" for d in days])}, {due("d")}, {due("d + 20")},
-      CASE WHEN r < 5 THEN 'paid' ELSE 'unpaid' END, CASE WHEN r < 5 THEN :now END, :now, :now
+      {pick("d", [f"{d:%Y-%m}" for d in days])}, {pick("d", days, cast)},
+      {pick("d + 20", days, cast)}, CASE WHEN r < 5 THEN 'paid' ELSE 'unpaid' END,
+      CASE WHEN r < 5 THEN :now END, :now, :now
       FROM (SELECT i, c, h, (h / 13) % 100 AS r, 5000 + h % 895000 AS pesos, (h / 17) % 60 AS d
       FROM (SELECT i, 20000 + (i * {STRIDE}) % :clients AS c, (i * 2654435761) % 4294967296 AS h
       FROM s) a) b"""
-
-
-def attempts_sql() -> list[str]:
-    """Attempts :first .. :last pending, each holding its own bill (id :base + i)."""
-    ref = pad("i", 10)
-    for digit, letter in zip("0123456789", "CDEFGHJKLM", strict=True):
-        ref = f"replace({ref}, '{digit}', '{letter}')"
-    return [
+    return bills, [
         f"""INSERT INTO bills ({BILL}) {SERIES} SELECT :base + i, :tenant,
         CAST(9000000 + i AS text), CAST(9000000 + i AS text), NULL, 'EV-' || i, 'Factura del Gas',
-        'Usuario', 'Pendiente',
-        NULL, '6472050', {AMOUNT}, 0, 'COP', NULL, NULL, :due, 'unpaid', NULL, :now, :now FROM s""",
+        'Usuario', 'Pendiente', NULL, '6472050', {AMOUNT}, 0, 'COP', NULL, NULL, :due, 'unpaid',
+        NULL, :now, :now FROM s""",
         f"""INSERT INTO payment_attempts (id, tenant, reference, gateway, provider, gateway_txn_id,
         gateway_status, description, amount_cents, currency, status, created_at, updated_at,
         next_check_at, checks, redirected_at, payer_email, payer_email_source) {SERIES}
@@ -87,8 +87,6 @@ def attempts_sql() -> list[str]:
 
 
 def run_sql(url: str, statements: list[str], **params) -> float:
-    from sqlalchemy import create_engine, text
-
     started, pg = time.perf_counter(), url.startswith("postgresql")
     for k, v in params.items() if not pg else ():  # as SQLAlchemy stores them in SQLite
         if isinstance(v, dt.datetime):
@@ -113,14 +111,13 @@ def lookup_numbers(rows: int, count: int) -> list[str]:
     return [f"{n:07d}" for n in rng.sample(sorted(found), min(count, len(found)))]
 
 
-EVENT = """{"event":"transaction.updated","data":{"transaction":{"id":"%s","created_at":
-"2026-11-22T15:00:00.000Z","finalized_at":"2026-11-22T15:05:00.000Z","amount_in_cents":%d,
-"reference":"%s","currency":"COP","customer_email":"usuario.demo@correo.test",
-"payment_method_type":"PSE","payment_method":{"type":"PSE","extra":{"traceability_code":
-"CUS%06d","bank_name":"BANCOLOMBIA"}},"status":"APPROVED","status_message":null}},
-"environment":"prod","signature":{"properties":["transaction.id","transaction.status",
-"transaction.amount_in_cents"],"checksum":"%s"},"timestamp":%d,"sent_at":"2026-11-22T15:05:01Z"}"""
-EVENT = EVENT.replace("\n", "")
+EVENT = """{"event":"transaction.updated","data":{"transaction":{"id":"%s","created_at":"2026-11-22T
+15:00:00.000Z","finalized_at":"2026-11-22T15:05:00.000Z","amount_in_cents":%d,"reference":"%s",
+"currency":"COP","customer_email":"usuario.demo@correo.test","payment_method_type":"PSE",
+"payment_method":{"type":"PSE","extra":{"traceability_code":"CUS%06d","bank_name":"BANCOLOMBIA"}},
+"status":"APPROVED","status_message":null}},"environment":"prod","signature":{"properties":[
+"transaction.id","transaction.status","transaction.amount_in_cents"],"checksum":"%s"},"timestamp"
+:%d,"sent_at":"2026-11-22T15:05:01Z"}""".replace("\n", "")
 
 
 def event_lines(count: int, secret: str, path: str) -> list[tuple]:
@@ -136,10 +133,6 @@ def event_lines(count: int, secret: str, path: str) -> list[tuple]:
 
 def load_customer(url: str, slug: str, now: dt.datetime) -> list[str]:
     """A customer with two client numbers and six notices on each (some paid, two overdue)."""
-    from gaspay.accounts.services import create_customer, link_client
-    from gaspay.billing.models import Bill
-    from gaspay.extensions import db
-
     with common.app_for(url).app_context():
         for c, display in enumerate(CUSTOMER[2]):
             for month in range(6):
@@ -161,22 +154,34 @@ def load_customer(url: str, slug: str, now: dt.datetime) -> list[str]:
 
 
 class Server:
-    """gunicorn on 127.0.0.1 (a free port), entry ``endpoints:bench_app()``."""
+    """gunicorn, production configuration, on a free port of 127.0.0.1: endpoints:bench_app()."""
 
     def __init__(self, name: str, url: str, rows: int):
         self.name, self.url, self.rows, self.proc, self.env = name, url, rows, None, {}
 
-    def start(self, env: dict, work: Path, args) -> None:
-        self.env, self.log = env, work / f"{self.name}.log"
+    def start(self, keys: dict, work: Path, args) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
+        self.env = env | {f"GASPAY_{k}": v for k, v in keys.items()} | {
+            "GASPAY_ENV": "production", "GASPAY_DATABASE_URL": self.url, "GASPAY_SANDBOX": "false",
+            "GASPAY_INSTANCE_PATH": str(work), "GASPAY_TENANTS_DIR": str(ROOT / "instance/tenants"),
+            "GASPAY_MAIL_DIR": str(work / "mail"), "GASPAY_MAIL_SERVER": "127.0.0.1",
+            "GASPAY_MAIL_PORT": "9",  # nothing is sent: no worker runs, the outbox only fills
+            "GASPAY_RATELIMIT_STORAGE_URI": REDIS, "GASPAY_RATELIMIT_KEY_PREFIX": "hb-http",
+            "GASPAY_LOGIN_RATE_LIMIT": "1000 per minute",
+            # wrk is one address: raised, so the limiter still checks every lookup but never refuses
+            "GASPAY_LOOKUP_RATE_LIMIT": "10000000 per minute",
+            "GASPAY_LOOKUP_TARGET_RATE_LIMIT": "10000000 per minute",
+        }  # fmt: skip
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             bind = f"127.0.0.1:{s.getsockname()[1]}"
-        self.base, pythonpath = f"http://{bind}", f"{ROOT},{ROOT / 'bench'}"
+        self.base, self.log = f"http://{bind}", work / f"{self.name}.log"
         flags = f"-w {args.workers} --threads {args.threads} -k gthread -b {bind} --pythonpath "
-        flags += f"{pythonpath} --log-level warning --graceful-timeout 5 endpoints:bench_app()"
+        flags += f"{ROOT},{ROOT / 'bench'} --log-level warning --graceful-timeout 5 "
+        flags += "endpoints:bench_app()"
         with self.log.open("w") as fh:
             gunicorn = [str(Path(sys.executable).parent / "gunicorn"), *flags.split()]
-            self.proc = subprocess.Popen(gunicorn, cwd=ROOT, env=env, stdout=fh, stderr=fh)
+            self.proc = subprocess.Popen(gunicorn, cwd=ROOT, env=self.env, stdout=fh, stderr=fh)
         deadline = time.monotonic() + 60
         while self.proc.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(OSError):
@@ -207,8 +212,6 @@ class Client:
     """requests, cookies by hand: production cookies are Secure and these servers speak http."""
 
     def __init__(self, base: str):
-        import requests
-
         self.base, self.jar, self.http = base, {}, requests.Session()
         self.http.trust_env = False
 
@@ -227,41 +230,8 @@ class Client:
         return CSRF_RE.search(self.go("GET", path).text).group(1)
 
 
-def server_env(url: str, keys: dict, work: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
-    env |= {f"GASPAY_{k}": v for k, v in keys.items()} | {
-        "GASPAY_ENV": "production", "GASPAY_DATABASE_URL": url, "GASPAY_SANDBOX": "false",
-        "GASPAY_INSTANCE_PATH": str(work), "GASPAY_TENANTS_DIR": str(ROOT / "instance/tenants"),
-        "GASPAY_MAIL_DIR": str(work / "mail"), "GASPAY_MAIL_SERVER": "127.0.0.1",
-        "GASPAY_MAIL_PORT": "9",  # nothing is sent: no worker runs, the outbox only fills
-        "GASPAY_RATELIMIT_STORAGE_URI": REDIS, "GASPAY_RATELIMIT_KEY_PREFIX": "hb-http",
-        "GASPAY_LOGIN_RATE_LIMIT": "1000 per minute",
-        # wrk is one address: raised, so the limiter still checks every lookup but never refuses
-        "GASPAY_LOOKUP_RATE_LIMIT": "10000000 per minute",
-        "GASPAY_LOOKUP_TARGET_RATE_LIMIT": "10000000 per minute",
-    }  # fmt: skip
-    return env
-
-
-def make_keys(prefixes: list[str], guest: str) -> dict:
-    """Production-shaped keys for every tenant (Wompi, PlacetoPay), the guest's webhook."""
-    h, keys = secrets.token_hex, {"SECRET_KEY": secrets.token_urlsafe(36)}
-    for p in prefixes:
-        keys |= {f"{p}_WOMPI_PUBLIC_KEY": f"pub_prod_bench{h(8)}",
-                 f"{p}_WOMPI_PRIVATE_KEY": f"prv_prod_bench{h(12)}",
-                 f"{p}_WOMPI_INTEGRITY_SECRET": f"prod_integrity_{h(12)}",
-                 f"{p}_WOMPI_EVENTS_SECRET": f"prod_events_{h(12)}",
-                 f"{p}_PLACETOPAY_LOGIN": f"bench{h(8)}",
-                 f"{p}_PLACETOPAY_SECRET_KEY": h(16)}  # fmt: skip
-    keys[f"{guest}_WEBHOOK_URL"] = "https://facturacion.bench.invalid/gaspay/eventos"
-    keys[f"{guest}_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    return keys
-
-
 def routes() -> dict:
-    """The measured tenants (guest lookup with Wompi's PSE; customer accounts) and their URLs."""
-    from flask import url_for
-
+    """The measured tenants (guest lookup with Wompi's PSE; customer accounts), URLs and keys."""
     app = common.app_for("sqlite://")
     tenants = list(app.extensions["gaspay.tenants"].values())
     guest = next(t for t in tenants if t.offers("guest_lookup") and t.provider_of("pse") == "wompi")
@@ -270,76 +240,81 @@ def routes() -> dict:
         urls = {"lookup": f"{guest.slug}.billing.lookup", "events": f"{guest.slug}.webhooks.wompi"}
         urls |= {"login": f"{acc.slug}.accounts.login", "notices": f"{acc.slug}.accounts.notices"}
         urls = {k: url_for(v) for k, v in urls.items()}
+    h, g, keys = secrets.token_hex, guest.env_prefix, {"SECRET_KEY": secrets.token_urlsafe(36)}
+    for p in (t.env_prefix for t in tenants):
+        keys |= {f"{p}_WOMPI_PUBLIC_KEY": f"pub_prod_bench{h(8)}",
+                 f"{p}_WOMPI_PRIVATE_KEY": f"prv_prod_bench{h(12)}",
+                 f"{p}_WOMPI_INTEGRITY_SECRET": f"prod_integrity_{h(12)}",
+                 f"{p}_WOMPI_EVENTS_SECRET": f"prod_events_{h(12)}",
+                 f"{p}_PLACETOPAY_LOGIN": f"bench{h(8)}",
+                 f"{p}_PLACETOPAY_SECRET_KEY": h(16)}  # fmt: skip
+    keys[f"{g}_WEBHOOK_URL"] = "https://facturacion.bench.invalid/gaspay/eventos"
+    keys[f"{g}_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     gateway = "pse" if guest.uses("pse") else guest.gateways[0]
-    return urls | {"prefixes": [t.env_prefix for t in tenants], "guest": guest.env_prefix,
-                   "slug": guest.slug, "accounts": acc.slug, "gateway": gateway}  # fmt: skip
+    return urls | {"keys": keys, "guest": g, "slug": guest.slug,
+                   "accounts": acc.slug, "gateway": gateway}  # fmt: skip
 
 
-def prepare(setup: dict, args, work: Path, r: dict, keys: dict) -> None:
-    """Three databases migrated and filled, their servers up, every scenario checked once."""
+def prepare(setup: dict, args, work: Path, r: dict) -> None:
+    """Three databases filled, their servers up, each scenario's request file written, checked."""
     engine, now, names = setup["engine"], dt.datetime.now(dt.UTC), ("10k", "1m", "events")
     pg, names = engine == "postgresql", [f"hb_pg_{n}" for n in names]
     setup |= {"pg": names if pg else [], "scen": {}, "next_event": 4}  # the finally drops them
     urls = common.pg_create(*names) if pg else [f"sqlite:///{work}/{n}.sqlite3" for n in names]
     rows = (args.small_rows, args.large_rows, args.attempts)
     servers = [Server(f"{engine}-{n[6:]}", *x) for n, *x in zip(names, urls, rows, strict=True)]
-    setup |= dict(zip(("small", "large", "events"), servers, strict=True), servers=servers)
+    small, large, events = servers
+    setup |= {"small": small, "large": large, "events": events, "servers": servers}
     base = {"tenant": r["slug"], "now": now, "first": 1}
     for server in servers:
         common.migrate(server.url)
-    for server in servers[:2]:
-        sql = bills_sql(pg, now.date())
-        took = run_sql(server.url, [sql], last=server.rows, clients=server.rows * 3 // 4, **base)
+    bills, attempts = fill_sql(pg, now.date())
+    for server in (small, large):
+        took = run_sql(server.url, [bills], last=server.rows, clients=server.rows * 3 // 4, **base)
         log(f"{engine}: {server.rows:,} bills in {took:.1f} s")
     due, later = now.date() + dt.timedelta(15), now + dt.timedelta(30)
     more = {"last": args.attempts, "base": 40_000_000, "gateway": r["gateway"], "later": later}
-    run_sql(setup["events"].url, attempts_sql(), due=due, **more, **base)
-    setup["notices"] = load_customer(setup["small"].url, r["accounts"], now)
-    for server in servers:
-        common.analyze(server.url)
-        server.start(server_env(server.url, keys, work), work, args)
-    scenarios(setup, r, args, work, keys[f"{r['guest']}_WOMPI_EVENTS_SECRET"])
-    log(f"{engine}: servers up, every scenario answered")
-
-
-def scenarios(setup: dict, r: dict, args, work: Path, secret: str) -> None:
-    """Request files (method, path, header, body per line) and headers, each checked once."""
-    small, sc, slug = setup["small"], setup["scen"], r["slug"]
+    run_sql(events.url, attempts, due=due, **more, **base)
+    notices = load_customer(small.url, r["accounts"], now)
+    for server in servers:  # PostgreSQL: the statistics autovacuum would gather after a bulk load
+        common.pg("VACUUM ANALYZE", url=server.url) if pg else None
+        server.start(r["keys"], work, args)
 
     def add(name, server, lines, expect=("ok",), headers=None, count=None):
-        file = work / f"{setup['engine']}-{name}.txt"
+        file = work / f"{engine}-{name}.txt"
         file.write_text("".join("\t".join(line) + "\n" for line in lines))
-        sc[name] = {"server": server, "file": file, "headers": headers or {}}
-        sc[name]["count"] = count or len(lines)
+        scen = {"server": server, "file": file, "headers": headers or {}}
+        setup["scen"][name] = scen | {"count": count or len(lines)}
         method, path, head, body = lines[0]
         head = (headers or {}) | dict([head.split(": ", 1)] if head else [])
         resp = Client(server.base).go(method, path, headers=head, data=body or None)
         if resp.status_code != 200 or not all(x in resp.text for x in expect):
             raise RuntimeError(f"{name}: {resp.status_code} {resp.text[:300]}")
 
-    jsn, nums = {"Content-Type": "application/json"}, lookup_numbers(small.rows, 500)
-    evs = event_lines(args.attempts, secret, r["events"])
-    add("events", setup["events"], evs, ('"applied"',), jsn, count=args.events_per_cell)
+    secret = r["keys"][f"{r['guest']}_WOMPI_EVENTS_SECRET"]
+    jsn, evs = {"Content-Type": "application/json"}, event_lines(args.attempts, secret, r["events"])
+    add("events", events, evs, ('"applied"',), jsn, count=args.events_per_cell)
     add("bare_get", small, [("GET", "/_bench/bare", "", "")])
     add("bare_post", small, [("POST", "/_bench/bare", *e[2:]) for e in evs[:2000]], headers=jsn)
     writes = [("POST", f"/_bench/write?id={1 + k}", *e[2:]) for k, e in enumerate(evs[:2000])]
     add("write_floor", small, writes, headers=jsn)
-    for floor in ("query", "driver") if setup["pg"] else ("query",):
-        lines = [("GET", f"/_bench/{floor}/{slug}?n={n}", "", "") for n in nums]
+    nums = lookup_numbers(small.rows, 500)
+    for floor in ("query", "driver") if pg else ("query",):
+        lines = [("GET", f"/_bench/{floor}/{r['slug']}?n={n}", "", "") for n in nums]
         add(f"{floor}_floor", small, lines)
-    for name, server in (("lookup", small), ("lookup_1m", setup["large"])):
+    for name, server in (("lookup", small), ("lookup_1m", large)):
         c = Client(server.base)  # a browser's form POST, answered with the whole page
         token, nums = c.token(r["lookup"]), lookup_numbers(server.rows, 500)
         head = {"Content-Type": FORM, "Cookie": c.cookie()}
         forms = [urllib.parse.urlencode({"csrf_token": token, "numero": n}) for n in nums]
         add(name, server, [("POST", r["lookup"], "", f) for f in forms], PAGE, head)
         alone = [c.go("POST", r["lookup"], headers=head, data=f).elapsed for f in forms[1:16]]
-        sc[name]["alone_ms"] = statistics.median(t.total_seconds() * 1000 for t in alone)
+        setup["scen"][name]["alone_ms"] = statistics.median(t.total_seconds() * 1000 for t in alone)
     static = re.search(r'src="(/static/[^"]+\.js[^"]*)"', c.go("GET", r["lookup"]).text)
     add("static", small, [("GET", static.group(1) if static else "/static/app.css", "", "")], ())
     c = Client(small.base)
     form = {"csrf_token": c.token(r["login"]), "email": CUSTOMER[0], "password": CUSTOMER[1]}
     if c.go("POST", r["login"], data=form | {"next": ""}).status_code not in (302, 303):
         raise RuntimeError("the bench customer cannot log in")
-    lines, head = [("GET", r["notices"], "", "")], {"Cookie": c.cookie()}
-    add("notices", small, lines, setup["notices"][:1], head)
+    add("notices", small, [("GET", r["notices"], "", "")], notices[:1], {"Cookie": c.cookie()})
+    log(f"{engine}: servers up, every scenario answered")

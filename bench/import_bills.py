@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 
 import common
-from common import FIRST_NAMES, LAST_NAMES, ROOT, log
+from common import CONCEPTS, FIRST_NAMES, LAST_NAMES, ROOT, log
+from sqlalchemy import func, select
 
-CONCEPTS = ("Factura del Gas", "Financiación acometida", "Revisión periódica", "Reconexión")
+from gaspay.billing.importer import COLUMNS, import_bills
+from gaspay.billing.models import Bill
+from gaspay.extensions import db
+
 STATES = ("unpaid",) * 90 + ("paid",) * 4 + ("",) * 3 + ("no pagado", "pagado", "Unpaid")
 
 
 def generate_csv(path: Path, rows: int, seed: int = 20260131) -> int:
     """Valid bills: padded and spaced client numbers, accents, cents, VAT, both date forms."""
-    from gaspay.billing.importer import COLUMNS
-
     rng, days = random.Random(seed), [dt.date(2026, 1, 1) + dt.timedelta(d) for d in range(400)]
     with path.open("w", newline="", encoding="utf-8") as fh:
         (out := csv.writer(fh)).writerow(COLUMNS)
@@ -42,24 +44,12 @@ def generate_csv(path: Path, rows: int, seed: int = 20260131) -> int:
 
 
 def child(url: str, csv_path: str) -> dict:
-    """Migrate, import, count, import again; alone in this process."""
-    from sqlalchemy import func, select
-
-    from gaspay.billing.importer import import_bills
-    from gaspay.billing.models import Bill
-    from gaspay.extensions import db
-
     common.migrate(url)
-    out: dict = {}
+    count = select(func.count()).select_from(Bill)
     with common.app_for(url).app_context():
-
-        def count() -> int:
-            n = db.session.scalar(select(func.count()).select_from(Bill))
-            db.session.commit()
-            return n
-
-        count()  # connected before the clock starts
-        out["baseline_mb"] = common.kib("VmRSS") / 1024
+        db.session.scalar(count)  # connected before the clock starts
+        db.session.commit()
+        out = {"baseline_mb": common.kib("VmRSS") / 1024}
         for label in ("import", "reimport"):
             common.reset_peak()
             cpu, started = time.process_time(), time.perf_counter()
@@ -67,7 +57,8 @@ def child(url: str, csv_path: str) -> dict:
             out[f"{label}_s"] = time.perf_counter() - started
             out[f"{label}_cpu_s"] = time.process_time() - cpu
             out[f"{label}_peak_mb"] = common.kib("VmHWM") / 1024
-            out[f"{label}_counts"] = [report.written, report.unchanged, count()]
+            out[f"{label}_counts"] = [report.written, report.unchanged, db.session.scalar(count)]
+            db.session.commit()
         out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -107,10 +98,8 @@ def main(argv: list[str]) -> int:
             r["met"] = r["import_s"] <= 60 * n / 1e6 and r["peak_mb"] <= 200
             status |= not r["verified"] or (args.check and not r["met"])
             results.append(r)
-            log(
-                f"{engine}: {r['import_s']:.1f} s, {r['rows_s']:,.0f} rows/s, peak "
-                f"{r['peak_mb']:.0f} MB, re-import {r['reimport_s']:.1f} s, ok {r['verified']}"
-            )
+            took = f"{r['import_s']:.1f} s, {r['rows_s']:,.0f} rows/s, peak {r['peak_mb']:.0f} MB"
+            log(f"{engine}: {took}, re-import {r['reimport_s']:.1f} s, ok {r['verified']}")
     data = {"rows": args.rows, "csv_mib": size / 2**20, "load_start": load, "results": results}
     common.save("import", data, started, argv)
     return status

@@ -1,10 +1,4 @@
-"""Open-loop load at a fixed rate: request i is due at t0 + i / rate whatever the earlier answers
-did, and its latency counts from when it was due (no coordinated omission). hey's -q paces each
-worker on its own ticker, all started together: its workers fire in bursts, not at a rate.
-Senders keep their connections; the first `warmup` seconds (new connections, cold pools) are
-sent at the same rate and not counted. Bounded: warmup + seconds of arrivals."""
-
-from __future__ import annotations
+"""Open-loop load at a fixed rate, no coordinated omission (bench/report.md's openloop block)."""
 
 import http.client
 import queue

@@ -1,11 +1,5 @@
-"""Issue 16's payer targets, `python bench/phone.py` -> bench/out/phone.json (exit 1: no flow).
-
-gunicorn (1 worker: the sandbox lives in memory) on a fresh SQLite demo in a temp dir; Debian's
-Chromium at 360x740, CDP-emulated 400 kb/s, 400 ms. 5 new contexts: "first page" (cold, to `load`),
-"Continuar" (a POST), "Pagar" (a GET: no hold to reset), from the click to the frame laying the
-element out. Each payer page, empty cache, unthrottled: CDP encodedDataLength (headers included)."""
-
-from __future__ import annotations
+"""Issue 16's payer targets, `python bench/phone.py` -> bench/out/phone.json (exit 1: no flow);
+how it measures: bench/README.md."""
 
 import json
 import os
@@ -21,9 +15,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import common
+from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out" / "phone.json"
+ROOT, OUT = common.ROOT, common.OUT / "phone.json"
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
@@ -74,10 +68,9 @@ def portal(tmp: Path):
         yield url
     finally:
         proc.terminate()
-        try:
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proc.kill()  # nothing once it has exited
 
 
 class Phone:
@@ -187,8 +180,6 @@ def page_weights(browser, url: str) -> list[dict]:
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     started, load_start = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
     with (  # a failure ends in a traceback and exit status 1, the portal stopped
         tempfile.TemporaryDirectory(prefix="gaspay-phone-") as tmp,

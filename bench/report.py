@@ -35,6 +35,12 @@ def table(head: list[str], rows) -> list[str]:
     return out + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""]
 
 
+def spec(columns: str, items) -> list[str]:
+    """A table from "header=format|…", each format filled from one item's keys."""
+    cols = [c.split("=", 1) for c in columns.split("|")]
+    return table([h for h, _ in cols], [[f.format(**i) for _, f in cols] for i in items])
+
+
 def f2(values) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -45,8 +51,7 @@ def targets(imp, http, staff, phone) -> list[tuple]:
     for r in (imp or {}).get("results", []):
         value = r.get("error") or f"{r['import_s']:.1f} s, {r['rows_s']:,.0f} rows/s, "
         value += "" if "error" in r else f"{r['peak_mb']:.0f} MB peak"
-        what = f"import of {imp['rows']:,} bills"
-        goal = f"≤ {60 * imp['rows'] / 1e6:g} s, ≤ 200 MB"
+        what, goal = f"import of {imp['rows']:,} bills", f"≤ {60 * imp['rows'] / 1e6:g} s, ≤ 200 MB"
         out.append((r["engine"], what, value, "", goal, r.get("met", False)))
     for x in (http or {}).get("ratios", []):
         if x["conns"] == 64 and (x["target"] or x["name"] in INFO):
@@ -69,11 +74,9 @@ def targets(imp, http, staff, phone) -> list[tuple]:
         out.append((pg, what, f"{peak:.0f} MB", "", "≤ 100 MB", peak <= 100))
     for step in (phone or {}).get("steps") or [{"name": n} for n in STEPS]:
         value, sec = (f"{step['seconds']:.2f} s", step["seconds"]) if "seconds" in step else (NA, 0)
-        what = f"Insesp on slow 3G in Chromium: {step['name']}"
-        met = sec <= 2 if sec else None
+        what, met = f"Insesp on slow 3G in Chromium: {step['name']}", sec <= 2 if sec else None
         out.append((pg, what, value, f2(step.get("runs", [])), "≤ 2.0 s", met))
-    pages = (phone or {}).get("pages") or []
-    big = max(pages, key=lambda p: p["bytes"]) if pages else None
+    big = max((phone or {}).get("pages") or [{}], key=lambda p: p.get("bytes", 0))
     value = f"{big['bytes'] / 1024:.1f} KB ({big['page']})" if big else NA
     met = big["bytes"] <= 20 * 1024 if big else None
     return [*out, (pg, "bytes per payer page, compressed, largest", value, "", "≤ 20 KB", met)]
@@ -98,14 +101,10 @@ def http_part(h: dict) -> list[str]:
     out += table(["scenario", "conns", *heads], rows)
     errors = ", ".join(f"{k} {v['errors']}" for k, v in cells.items() if v["errors"]) or "none"
     alone = "; ".join(f"{e} {a:.1f} / {b:.1f} ms" for e, (a, b) in h["alone_ms"].items())
-    out += [
-        f"Errors: {errors}. One lookup alone (to its headers), 10 k / 1 M bills: {alone}.",
-        "",
-        "### Ratios",
-        "",
-    ]
+    out += [f"Errors: {errors}. One lookup alone (to its headers), 10 k / 1 M bills: {alone}."]
     ratios = [(x["engine"], x["conns"], x["name"], f"{x['value']:.2f}", f2(x["per_round"]))
               for x in h["ratios"]]  # fmt: skip
+    out += ["", "### Ratios", ""]
     out += table(["engine", "conns", "ratio", "median", "per round"], ratios)
     g = ("app", "postgresql", "redis", "wrk", "machine")
     rows = [(e, n, *(f"{cells[f'{e}|{n}|64']['cpu_ms'][x]:.2f}" for x in g))
@@ -140,12 +139,6 @@ def http_part(h: dict) -> list[str]:
         for head, key in (("leaf frame's package", "by_package"), ("function", "inclusive")):
             out += table([head, "share"], [(k, f"{v:.0%}") for k, v in p[key]])
     return out + [f"- {n}" for n in h.get("notes", [])] + [""]
-
-
-def spec(columns: str, items) -> list[str]:
-    """A table from "header=format|…", each format filled from one item's keys."""
-    cols = [c.split("=", 1) for c in columns.split("|")]
-    return table([h for h, _ in cols], [[f.format(**i) for _, f in cols] for i in items])
 
 
 def render(imp, http, staff, phone, quick: bool) -> str:

@@ -12,6 +12,12 @@ import time
 
 import common
 from common import FIRST_NAMES, LAST_NAMES, ROOT, log
+from flask import current_app
+
+from gaspay.extensions import db
+from gaspay.staff.exports import build
+from gaspay.staff.payments import Filters, list_payments
+from gaspay.timeutil import today_in_bogota
 
 TENANT = "interservicios"  # measured: Wompi, PSE and cards; the other half is insesp's
 RANGE = "range: last 30 days, with totals (page 1)"  # informative: its cost follows the range
@@ -53,29 +59,27 @@ def fill_sql(n: int) -> list[str]:
       {amount("i")} + CASE WHEN i % 10 = 0 THEN {amount(f"{n} + i / 10")} ELSE 0 END, 'COP',
       status, created, coalesce(final, created), final, 0, 'payer'
     FROM (SELECT *, {name} AS name,
-            CASE WHEN t = 'insesp' OR m < 0.6 THEN 'PSE' ELSE 'CARD' END AS method,
-            CASE WHEN status <> 'pending' THEN created + (30 + i % 600) * interval '1 s' END
-              AS final
-          FROM (SELECT i, i % {k} AS c, CASE WHEN i % {k} % 2 = 0 THEN '{TENANT}' ELSE 'insesp'
-                  END AS t, random() AS m, 1 + floor(random() * {len(BANKS)})::int AS bank,
-                  CASE WHEN r < 0.86 THEN 'approved' WHEN r < 0.94 THEN 'declined' WHEN r < 0.97
-                    THEN 'pending' WHEN r < 0.99 THEN 'failed' ELSE 'expired' END AS status,
-                  now() - interval '90 days' * (1 - i::float / {n}) + random() * interval '2 min'
-                    AS created
-                FROM (SELECT i, random() AS r FROM generate_series(1, {n}) AS i) s0) s1) s2"""
+        CASE WHEN t = 'insesp' OR m < 0.6 THEN 'PSE' ELSE 'CARD' END AS method,
+        CASE WHEN status <> 'pending' THEN created + (30 + i % 600) * interval '1 s' END AS final
+      FROM (SELECT i, i % {k} AS c, CASE WHEN i % {k} % 2 = 0 THEN '{TENANT}' ELSE 'insesp'
+          END AS t, random() AS m, 1 + floor(random() * {len(BANKS)})::int AS bank,
+          CASE WHEN r < 0.86 THEN 'approved' WHEN r < 0.94 THEN 'declined' WHEN r < 0.97
+            THEN 'pending' WHEN r < 0.99 THEN 'failed' ELSE 'expired' END AS status,
+          now() - interval '90 days' * (1 - i::float / {n}) + random() * interval '2 min' AS created
+        FROM (SELECT i, random() AS r FROM generate_series(1, {n}) AS i) s0) s1) s2"""
     each = f"""(SELECT b, CASE WHEN b <= {n} THEN b ELSE (b - {n}) * 10 END AS i
       FROM generate_series(1, {n} + {n} / 10) AS b) s"""  # bill b is paid by attempt i
     bills = f"""INSERT INTO bills (id, tenant, client_number, client_display, payment_reference,
-      bill_number, concept, holder_first_name, holder_last_name, amount_cents, vat_cents,
-      currency, due_on, state, paid_at, created_at, updated_at)
+      bill_number, concept, holder_first_name, holder_last_name, amount_cents, vat_cents, currency,
+      due_on, state, paid_at, created_at, updated_at)
     SELECT b, a.tenant, (20000 + i % {k})::text, lpad((20000 + i % {k})::text, 7, '0'),
       '415' || lpad(b::text, 12, '0'), (1000000000 + b)::text,
       CASE WHEN b <= {n} THEN 'Factura del Gas' ELSE 'Financiación acometida' END,
       split_part(a.payer_name, ' ', 1), substr(a.payer_name, strpos(a.payer_name, ' ') + 1),
       {amount("b")}, 0, 'COP', a.created_at::date + 10,
       CASE a.status WHEN 'approved' THEN 'paid' ELSE 'unpaid' END,
-      CASE a.status WHEN 'approved' THEN a.finalized_at END, a.created_at - interval '10 days',
-      a.created_at
+      CASE a.status WHEN 'approved' THEN a.finalized_at END,
+      a.created_at - interval '10 days', a.created_at
     FROM {each} JOIN payment_attempts a ON a.id = s.i"""
     links = f"INSERT INTO attempt_bills SELECT i, b, {amount('b')}, {amount('b')} FROM {each}"
     seqs = [f"SELECT setval('{t}_id_seq', {n + n // 10})" for t in ("payment_attempts", "bills")]
@@ -83,11 +87,6 @@ def fill_sql(n: int) -> list[str]:
 
 
 def measure(url: str, reps: int) -> list[dict]:
-    """Each case alone, 3 warm-ups then ``reps`` timed calls; each search for another payment."""
-    from gaspay.extensions import db
-    from gaspay.staff.payments import Filters, list_payments
-    from gaspay.timeutil import today_in_bogota
-
     with common.app_for(url).app_context():
         end = today_in_bogota()
         week, month = ({"start": end - dt.timedelta(d), "end": end} for d in (6, 29))
@@ -103,12 +102,10 @@ def measure(url: str, reps: int) -> list[dict]:
         labels = ("reference", "client number (0-padded)", "bill number", "CUS", "document")
         cases += [(f"search: {label}", col, None) for col, label in enumerate((*labels, "e-mail"))]
         results = []
-        for name, extra, cursor in cases:
+        for name, spec, cursor in cases:
             times = []
             for sample in samples:  # a search alone: the page then sets no dates
-                filters = (
-                    Filters(text=sample[extra]) if isinstance(extra, int) else Filters(**extra)
-                )
+                filters = Filters(**spec) if isinstance(spec, dict) else Filters(text=sample[spec])
                 started = time.perf_counter()
                 page = list_payments(TENANT, filters, cursor)
                 times.append((time.perf_counter() - started) * 1000)
@@ -123,13 +120,10 @@ def measure(url: str, reps: int) -> list[dict]:
 
 def export_span(url: str, payments: int) -> dict:
     """The last whole Colombian days (not today) that hold ``payments`` approved payments."""
-    import psycopg
-
-    with psycopg.connect(common.plain(url)) as conn:
-        days = conn.execute("""SELECT (a.finalized_at AT TIME ZONE 'America/Bogota')::date,
-          count(DISTINCT a.id), count(*) FROM payment_attempts a JOIN attempt_bills ab ON
-          ab.attempt_id = a.id WHERE a.tenant = %s AND a.status = 'approved' GROUP BY 1
-          ORDER BY 1 DESC""", (TENANT,)).fetchall()[1:]  # fmt: skip
+    days = common.pg(f"""SELECT (a.finalized_at AT TIME ZONE 'America/Bogota')::date,
+      count(DISTINCT a.id), count(*) FROM payment_attempts a JOIN attempt_bills ab ON
+      ab.attempt_id = a.id WHERE a.tenant = '{TENANT}' AND a.status = 'approved' GROUP BY 1
+      ORDER BY 1 DESC""", url=url)[1:]  # fmt: skip
     span = {"end": days[0][0], "payments": 0, "lines": 0}
     for day, count, lines in days:
         if span["payments"] < payments:
@@ -140,11 +134,6 @@ def export_span(url: str, payments: int) -> dict:
 
 def export_child(url: str, fmt: str, start: str, end: str) -> None:
     """One export streamed to a byte counter; its RSS before and peak (VmHWM reset before)."""
-    from flask import current_app
-
-    from gaspay.extensions import db
-    from gaspay.staff.exports import build
-
     with common.app_for(url).app_context():
         tenant = current_app.extensions["gaspay.tenants"][TENANT]
         db.session.execute(db.text("SELECT 1")).close()  # connected before the measure
@@ -173,10 +162,8 @@ def main(argv: list[str]) -> int:
     try:
         log(f"filling {args.rows:,} payments ...")
         common.migrate(url)
-        with __import__("psycopg").connect(common.plain(url)) as conn:
-            for sql in fill_sql(args.rows):
-                conn.execute(sql)
-        common.analyze(url)
+        common.pg(*fill_sql(args.rows), url=url, autocommit=False)
+        common.pg("VACUUM ANALYZE", url=url)  # the statistics autovacuum would gather
         fill, queries = time.monotonic() - started, measure(url, args.reps)
         span = export_span(url, args.export_payments)
         for fmt in ("csv", "xlsx", "asobancaria-2001"):
