@@ -12,6 +12,8 @@ not at all. Nothing here may call the network: the worker delivers after the com
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
@@ -38,47 +40,61 @@ def _iso(value) -> str | None:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+ROW = (
+    "id",
+    "tenant",
+    "reference",
+    "status",
+    "amount_cents",
+    "currency",
+    "gateway",
+    "payment_method",
+    "bank_name",
+    "cus",
+    "gateway_txn_id",
+    "created_at",
+    "finalized_at",
+    "payer_email",
+)
+Row = namedtuple("Row", ROW)
+
+
+def row_after(attempt: PaymentAttempt, values: dict) -> Row:
+    """What the effects read of an attempt, once an update of ``values`` has moved it."""
+    return Row(*(values[k] if k in values else getattr(attempt, k) for k in ROW))
+
+
 def _attempt(attempt_id: int):
     """The attempt's row as this write unit sees it (the update above bypassed the ORM).
 
     Read as a plain row, so the caller's ORM object (which still holds the old status) is left
     as it is.
     """
-    A = PaymentAttempt
-    return db.session.execute(
-        select(
-            A.id,
-            A.tenant,
-            A.reference,
-            A.status,
-            A.amount_cents,
-            A.currency,
-            A.gateway,
-            A.payment_method,
-            A.bank_name,
-            A.cus,
-            A.gateway_txn_id,
-            A.created_at,
-            A.finalized_at,
-            A.payer_email,
-        ).where(A.id == attempt_id)
-    ).one()
+    columns = (getattr(PaymentAttempt, k) for k in ROW)
+    return db.session.execute(select(*columns).where(PaymentAttempt.id == attempt_id)).one()
 
 
-def webhook_data(attempt) -> dict:
-    """What the biller needs to apply the payment without asking back (outbound-webhooks.md)."""
-    links = db.session.execute(
-        select(
-            Bill.bill_number,
-            Bill.client_display,
-            Bill.period,
-            AttemptBill.amount_cents,
-            AttemptBill.bill_amount_cents,
-        )
-        .join(Bill, Bill.id == AttemptBill.bill_id)
-        .where(AttemptBill.attempt_id == attempt.id)
-        .order_by(AttemptBill.bill_id)
-    ).all()
+def webhook_data(attempt, links=None) -> dict:
+    """What the biller needs to apply the payment without asking back (outbound-webhooks.md).
+
+    ``links``: the attempt's bills when the caller has just read them (bill_number,
+    client_display, period, amount_cents, bill_amount_cents; in bill order)."""
+    links = (
+        links
+        if links is not None
+        else db.session.execute(
+            select(
+                Bill.bill_number,
+                Bill.client_display,
+                Bill.period,
+                AttemptBill.amount_cents,
+                AttemptBill.bill_amount_cents,
+            )
+            .join(Bill, Bill.id == AttemptBill.bill_id)
+            .where(AttemptBill.attempt_id == attempt.id)
+            .order_by(AttemptBill.bill_id)
+        ).all()
+    )
     return {
         "tenant": attempt.tenant,
         "reference": attempt.reference,
@@ -145,21 +161,23 @@ def _payer_mail(attempt, render: str, topic: str) -> None:
     )
 
 
-def after_transition(attempt_id: int, tenant: str, from_status: str, to_status: str) -> None:
-    """The attempt moved from ``from_status`` to ``to_status`` (inside the write unit)."""
+def after_transition(attempt: Row, from_status: str, links=None) -> None:
+    """The attempt moved from ``from_status`` to ``attempt.status`` (inside the write unit);
+    ``links`` as for ``webhook_data``, when the transition read them."""
+    to_status = attempt.status
     event = EVENTS.get(to_status)
     if event is None:
         return
     from gaspay.outbox.webhooks import enqueue_event
 
-    attempt = _attempt(attempt_id)
     if to_status == T.APPROVED:
         _payer_mail(attempt, "payment_receipt", "receipt")
     elif to_status in (T.DECLINED, T.FAILED) and attempt.gateway_txn_id:
         _payer_mail(attempt, "payment_not_approved", "not_approved")
-    company = _tenant(tenant)
+    company = _tenant(attempt.tenant)
     if company is not None and company.webhooks:
-        enqueue_event(company, event, webhook_data(attempt), subject=(SUBJECT, attempt_id))
+        data = webhook_data(attempt, links)
+        enqueue_event(company, event, data, subject=(SUBJECT, attempt.id))
 
 
 def after_flag(attempt_id: int, tenant: str, reason: str) -> None:

@@ -356,19 +356,22 @@ def _write_transition(
             created_at=now,
         )
     )
+    links = None
     if new == T.APPROVED:
-        _pay_bills(attempt, now)
+        links = _pay_bills(attempt, now)
     elif new in T.RELEASING:
         db.session.execute(
             delete(BillHold)
             .where(BillHold.attempt_id == attempt.id)
             .execution_options(synchronize_session=False)
         )
-    effects.after_transition(attempt.id, attempt.tenant, attempt.status, new)
+    # The row as the update left it (the attempt was read in this unit; the update set only
+    # ``values``): the effects need not read it back.
+    effects.after_transition(effects.row_after(attempt, values), attempt.status, links)
     return True
 
 
-def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
+def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> list:
     """Inside the approval's write unit: apply the attempt's amount to each of its bills.
 
     Each bill is locked, then compared with what the attempt recorded: a bill whose amount
@@ -377,18 +380,29 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
     reach its amount is paid — past it (two abonos for one balance) it is paid and flagged, so
     staff refund the excess; one still owing (an abono) is released for the next payment.
     """
+    # One statement reads the attempt's bills and locks them, in bill order (PostgreSQL locks
+    # after the sort: two approvals sharing bills lock them in the same order). A lock that
+    # waited returns the bill as the other transaction left it. SQLite: the unit's BEGIN
+    # IMMEDIATE already excludes every other writer. The rows also feed the webhook's payload.
     links = db.session.execute(
-        select(AttemptBill.bill_id, AttemptBill.amount_cents, AttemptBill.bill_amount_cents)
+        select(
+            AttemptBill.bill_id,
+            AttemptBill.amount_cents,
+            AttemptBill.bill_amount_cents,
+            Bill.state,
+            Bill.amount_cents.label("current_cents"),
+            Bill.bill_number,
+            Bill.client_display,
+            Bill.period,
+        )
+        .join(Bill, Bill.id == AttemptBill.bill_id)
         .where(AttemptBill.attempt_id == attempt.id)
         .order_by(AttemptBill.bill_id)
+        .with_for_update(of=Bill)
     ).all()
     still_owing = []
-    for bill_id, applied, recorded in links:
-        bill = db.session.execute(
-            select(Bill.state, Bill.amount_cents, Bill.bill_number)
-            .where(Bill.id == bill_id)
-            .with_for_update()
-        ).one()
+    for bill in links:
+        bill_id, applied, recorded = bill.bill_id, bill.amount_cents, bill.bill_amount_cents
         # Read after the lock, in its own statement (a fresh snapshot sees an approval that
         # committed while this one waited). Each link's status is read by primary key: as a
         # join, stale statistics (every attempt pending when last analysed) made PostgreSQL walk
@@ -409,19 +423,19 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
         number = bill.bill_number
         if bill.state != UNPAID:
             _flag(attempt, f"factura {number} ya estaba pagada: posible doble pago", "paid_twice")
-        elif bill.amount_cents != recorded:
+        elif bill.current_cents != recorded:
             _flag(
                 attempt,
-                f"factura {number}: el valor cambió de {recorded} a {bill.amount_cents} "
+                f"factura {number}: el valor cambió de {recorded} a {bill.current_cents} "
                 "durante el pago",
                 "amount_changed",
             )
-        elif before + applied >= bill.amount_cents:
-            if before + applied > bill.amount_cents:  # covered, and more: staff refund the rest
+        elif before + applied >= bill.current_cents:
+            if before + applied > bill.current_cents:  # covered, and more: staff refund the rest
                 _flag(
                     attempt,
                     f"factura {number}: los pagos aprobados ({before + applied}) superan su "
-                    f"valor ({bill.amount_cents})",
+                    f"valor ({bill.current_cents})",
                     "overpaid",
                 )
             db.session.execute(
@@ -438,6 +452,7 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> None:
             .where(BillHold.attempt_id == attempt.id, BillHold.bill_id.in_(still_owing))
             .execution_options(synchronize_session=False)
         )
+    return links
 
 
 def transition(
