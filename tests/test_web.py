@@ -122,3 +122,21 @@ def test_a_small_logo_is_inline_and_a_missing_file_keeps_its_headers(client):
     missing = client.get("/static/nada.js")
     assert missing.status_code == 404
     assert missing.headers.get("Content-Security-Policy")  # an HTML error page is a document
+
+
+def test_tenant_urls_are_built_once_per_mount_point_and_arguments(app):
+    """tenant_url keeps what it built; the mount point and the arguments are part of the key."""
+    from flask import g
+
+    from gaspay.web.templating import tenant_url
+
+    tenant = app.extensions["gaspay.tenants"]["insesp"]
+    for root in ("", "/portal"):
+        with app.test_request_context("/", base_url=f"http://localhost{root}"):
+            g.tenant = tenant
+            assert tenant_url("billing.lookup") == f"{root}/insesp/factura"
+            assert tenant_url("payments.result", reference="GA1") == f"{root}/insesp/pagos/GA1"
+            assert tenant_url("payments.result", reference="GA2") == f"{root}/insesp/pagos/GA2"
+            assert tenant_url("billing.lookup", n="1") == f"{root}/insesp/factura?n=1"
+    kept = app.extensions["gaspay.tenant_urls"]
+    assert len(kept) == 8 and ("/portal", "insesp.billing.lookup") in kept
