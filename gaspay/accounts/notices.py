@@ -7,9 +7,10 @@ another tenant's bill is simply not found.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import false, select
+from sqlalchemy import String, bindparam, false, select
 
 from gaspay.accounts.models import Customer
 from gaspay.billing.models import UNPAID, Bill
@@ -72,14 +73,26 @@ def _notices(tenant: Tenant, rows) -> list[Notice]:
     return result
 
 
-def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
-    """The customer's notices across their client numbers, newest first."""
-    rows = db.session.execute(
-        notices_query(tenant, customer)
-        .add_columns(held_by_column(tenant.slug))
+@functools.cache
+def _notices_select(slug: str):
+    """The notice list's query, built once per tenant (building it cost a tenth of the page's
+    CPU): the customer's client numbers are an expanding bound parameter."""
+    numbers = bindparam("numbers", expanding=True, type_=String)
+    return (
+        select(Bill, held_by_column(slug))
+        .where(Bill.tenant == slug, Bill.client_number.in_(numbers))
         .order_by(Bill.due_on.desc(), Bill.id.desc())
         .limit(MAX_NOTICES)
-    ).all()
+    )
+
+
+def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
+    """The customer's notices across their client numbers, newest first (the same filter as
+    ``notices_query``: tenant and linked client numbers)."""
+    if customer.tenant != tenant.slug or not customer.client_numbers:
+        return []  # defensive: never another tenant's; no number, no notice
+    statement = _notices_select(tenant.slug)
+    rows = db.session.execute(statement, {"numbers": customer.client_numbers}).all()
     notices = _notices(tenant, rows)
     if only_unpaid:
         notices = [n for n in notices if n.state == NOT_PAID]

@@ -9,7 +9,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -53,14 +53,17 @@ def find_customer(slug: str, email: str) -> Customer | None:
 def get_customer(slug: str, customer_id: int) -> Customer | None:
     """The customer with their linked client numbers, in one query (every page of the area
     reads both: the login check, then the notices by client number)."""
+    return db.session.scalars(_customer_select(slug), {"id": customer_id}).unique().first()
+
+
+@functools.cache
+def _customer_select(slug: str):
+    """Built once per tenant (the login check of every page; building a select costs about
+    what running it does): the id is a bound parameter."""
     return (
-        db.session.scalars(
-            customers_query(slug)
-            .where(Customer.id == customer_id)
-            .options(joinedload(Customer.clients))
-        )
-        .unique()
-        .first()
+        customers_query(slug)
+        .where(Customer.id == bindparam("id", type_=Integer))
+        .options(joinedload(Customer.clients))
     )
 
 
