@@ -121,7 +121,8 @@ def flow_run(browser, url: str, show: bool) -> list[float]:
     page = (phone := Phone(browser, url, emulate=True)).page
     page.goto("/insesp/factura", wait_until="load")
     load, paint = page.evaluate(LOADED)
-    phone.take(show and f"first page: load {load / 1000:.3f} s (first paint {paint / 1000:.2f} s)")
+    paint = f"{paint / 1000:.2f} s" if paint else "not reported"  # Chromium may not report it
+    phone.take(show and f"first page: load {load / 1000:.3f} s (first paint {paint})")
     page.get_by_label("Número de Factura").fill(CLIENT)
     page.get_by_role("button", name="Continuar").click()
     bill = phone.rendered("#resultado article.bill")
