@@ -266,8 +266,6 @@ def main(argv: list[str]) -> int:
             data["alone_ms"] = {e: [s["scen"][n]["alone_ms"] for n in ("lookup", "lookup_1m")]
                                 for e, s in setups.items()}  # fmt: skip
             data["events"] = {e: events_once(s, rows) for e, s in setups.items()}
-            traces = {e: {k: safe(trace, s, r, k) for k in KINDS} for e, s in setups.items()}
-            data["traces"] = traces
             missed = {x["name"].split()[0] for x in data["ratios"] if x["met"] is False
                       and x["engine"] == "postgresql"}  # fmt: skip
             missed |= {"lookup"} if data.get("constant_rate", {}).get("met") is False else set()
@@ -277,6 +275,9 @@ def main(argv: list[str]) -> int:
             elif want and not (Path(sys.executable).parent / "py-spy").exists():
                 want, notes = set(), ["py-spy is not installed: no profiles (make bench has it)"]
             data["profiles"] = [safe(profile, pg, n, 6, Path(tmp)) for n in sorted(want)]
+            # after the profiles: a trace logs the customer in anew, which ends wrk's session
+            traced = {e: {k: safe(trace, x, r, k) for k in KINDS} for e, x in setups.items()}
+            data["traces"] = traced
         finally:
             for setup in setups.values():
                 notes += [line for server in setup.get("servers", []) for line in server.stop()]
