@@ -74,27 +74,30 @@ def _attempt(attempt_id: int):
     return db.session.execute(select(*columns).where(PaymentAttempt.id == attempt_id)).one()
 
 
+def bill_links(attempt_id: int, *more):
+    """The attempt's bills as its webhook tells them (and ``more`` columns), in bill order."""
+    return (
+        select(
+            Bill.bill_number,
+            Bill.client_display,
+            Bill.period,
+            AttemptBill.amount_cents,
+            AttemptBill.bill_amount_cents,
+            *more,
+        )
+        .join(Bill, Bill.id == AttemptBill.bill_id)
+        .where(AttemptBill.attempt_id == attempt_id)
+        .order_by(AttemptBill.bill_id)
+    )
+
+
 def webhook_data(attempt, links=None) -> dict:
     """What the biller needs to apply the payment without asking back (outbound-webhooks.md).
 
     ``links``: the attempt's bills when the caller has just read them (bill_number,
     client_display, period, amount_cents, bill_amount_cents; in bill order)."""
-    links = (
-        links
-        if links is not None
-        else db.session.execute(
-            select(
-                Bill.bill_number,
-                Bill.client_display,
-                Bill.period,
-                AttemptBill.amount_cents,
-                AttemptBill.bill_amount_cents,
-            )
-            .join(Bill, Bill.id == AttemptBill.bill_id)
-            .where(AttemptBill.attempt_id == attempt.id)
-            .order_by(AttemptBill.bill_id)
-        ).all()
-    )
+    if links is None:
+        links = db.session.execute(bill_links(attempt.id)).all()
     return {
         "tenant": attempt.tenant,
         "reference": attempt.reference,

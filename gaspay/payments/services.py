@@ -385,20 +385,9 @@ def _pay_bills(attempt: PaymentAttempt, now: dt.datetime) -> list:
     # waited returns the bill as the other transaction left it. SQLite: the unit's BEGIN
     # IMMEDIATE already excludes every other writer. The rows also feed the webhook's payload.
     links = db.session.execute(
-        select(
-            AttemptBill.bill_id,
-            AttemptBill.amount_cents,
-            AttemptBill.bill_amount_cents,
-            Bill.state,
-            Bill.amount_cents.label("current_cents"),
-            Bill.bill_number,
-            Bill.client_display,
-            Bill.period,
-        )
-        .join(Bill, Bill.id == AttemptBill.bill_id)
-        .where(AttemptBill.attempt_id == attempt.id)
-        .order_by(AttemptBill.bill_id)
-        .with_for_update(of=Bill)
+        effects.bill_links(
+            attempt.id, AttemptBill.bill_id, Bill.state, Bill.amount_cents.label("current_cents")
+        ).with_for_update(of=Bill)
     ).all()
     still_owing = []
     for bill in links:
