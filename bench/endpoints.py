@@ -80,10 +80,15 @@ def write_floor():
     return {"status": "ok"}
 
 
+def register(app: Flask) -> None:
+    """Mount these endpoints on an app built by ``create_app`` (once; again is harmless)."""
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)
+
+
 def bench_app() -> Flask:
     """gunicorn entry of bench/http_bench.py: the app of ``wsgi.py`` plus these endpoints."""
     from wsgi import app
 
-    if bp.name not in app.blueprints:
-        app.register_blueprint(bp)
+    register(app)
     return app
