@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import String, bindparam, false, select
+from sqlalchemy import String, bindparam, select
 
 from gaspay.accounts.models import Customer
 from gaspay.billing.models import UNPAID, Bill
@@ -44,15 +44,6 @@ class Notice:
         return STATE_CLASSES[self.state]
 
 
-def notices_query(tenant: Tenant, customer: Customer):
-    """The only way into a customer's notices: tenant and linked client numbers."""
-    if customer.tenant != tenant.slug:
-        return select(Bill).where(false())  # defensive: never another tenant's
-    return select(Bill).where(
-        Bill.tenant == tenant.slug, Bill.client_number.in_(customer.client_numbers)
-    )
-
-
 def _notices(tenant: Tenant, rows) -> list[Notice]:
     """Notices from (bill, attempt id holding it) rows; the attempts are read only if any."""
     bills = [bill for bill, _ in rows]
@@ -75,8 +66,8 @@ def _notices(tenant: Tenant, rows) -> list[Notice]:
 
 @functools.cache
 def _notices_select(slug: str):
-    """The notice list's query, built once per tenant (building it cost a tenth of the page's
-    CPU): the customer's client numbers are an expanding bound parameter."""
+    """A customer's notices in one tenant, built once per tenant (building it cost a tenth of
+    the page's CPU): the client numbers are an expanding bound parameter."""
     numbers = bindparam("numbers", expanding=True, type_=String)
     return (
         select(Bill, held_by_column(slug))
@@ -86,13 +77,19 @@ def _notices_select(slug: str):
     )
 
 
-def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
-    """The customer's notices across their client numbers, newest first (the same filter as
-    ``notices_query``: tenant and linked client numbers)."""
+def _notice_rows(tenant: Tenant, customer: Customer, *where) -> list:
+    """The only way into a customer's notices: (bill, attempt holding it) rows of this tenant
+    whose client number is linked to the customer, newest first."""
     if customer.tenant != tenant.slug or not customer.client_numbers:
         return []  # defensive: never another tenant's; no number, no notice
     statement = _notices_select(tenant.slug)
-    rows = db.session.execute(statement, {"numbers": customer.client_numbers}).all()
+    statement = statement.where(*where) if where else statement
+    return db.session.execute(statement, {"numbers": customer.client_numbers}).all()
+
+
+def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):
+    """The customer's notices across their client numbers, newest first."""
+    rows = _notice_rows(tenant, customer)
     notices = _notices(tenant, rows)
     if only_unpaid:
         notices = [n for n in notices if n.state == NOT_PAID]
@@ -100,12 +97,8 @@ def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = 
 
 
 def get_notice(tenant: Tenant, customer: Customer, bill_id: int) -> Notice | None:
-    row = db.session.execute(
-        notices_query(tenant, customer)
-        .add_columns(held_by_column(tenant.slug))
-        .where(Bill.id == bill_id)
-    ).first()
-    return _notices(tenant, [tuple(row)])[0] if row is not None else None
+    rows = _notice_rows(tenant, customer, Bill.id == bill_id)
+    return _notices(tenant, [tuple(rows[0])])[0] if rows else None
 
 
 def customer_payments(tenant: Tenant, customer: Customer) -> list[PaymentAttempt]:
