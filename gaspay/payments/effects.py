@@ -164,9 +164,9 @@ def _payer_mail(attempt, render: str, topic: str) -> None:
     )
 
 
-def after_transition(attempt: Row, from_status: str, links=None) -> None:
-    """The attempt moved from ``from_status`` to ``attempt.status`` (inside the write unit);
-    ``links`` as for ``webhook_data``, when the transition read them."""
+def after_transition(attempt: Row, links=None) -> None:
+    """The attempt moved to ``attempt.status`` (inside the write unit); ``links`` as for
+    ``webhook_data``, when the transition read them."""
     to_status = attempt.status
     event = EVENTS.get(to_status)
     if event is None:

@@ -367,7 +367,7 @@ def _write_transition(
         )
     # The row as the update left it (the attempt was read in this unit; the update set only
     # ``values``): the effects need not read it back.
-    effects.after_transition(effects.row_after(attempt, values), attempt.status, links)
+    effects.after_transition(effects.row_after(attempt, values), links)
     return True
 
 
