@@ -1,8 +1,13 @@
-"""What the benchmarks share: paths, the machine, PostgreSQL databases, migrations, JSON out."""
+"""What the benchmarks share: the machine, databases, child processes, gunicorn, JSON out."""
 
+import contextlib
+import functools
+import http.client
+import importlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -18,10 +23,7 @@ FIRST_NAMES = ("José", "María", "Andrés", "Sofía", "Julián", "Camila", "Ós
 LAST_NAMES = ("Pérez Gómez", "Rodríguez", "Martínez Ruiz", "Hernández", "López", "Muñoz",
               "García Márquez", "Rincón", "Peña", "Ibáñez", "Suárez", "Zúñiga")  # fmt: skip
 CONCEPTS = ("Factura del Gas", "Financiación acometida", "Revisión periódica", "Reconexión")
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
+log = functools.partial(print, flush=True)
 
 
 def machine() -> dict:
@@ -95,6 +97,47 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS (Linux)
 
 
+def child(module: str, function: str, *args: str) -> dict:
+    """``module.function(*args)`` in a new Python (its peak RSS its own): the dict it returns."""
+    command = [sys.executable, __file__, module, function, *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:].strip() or f"exit status {done.returncode}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def clean_env() -> dict:
+    """This environment without the GASPAY_ and FLASK_ settings a benchmark sets its own way."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
+
+
+def gunicorn(env: dict, log: Path, ready: str, *flags: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free port (env's PORT), its output in ``log``: once ``ready`` answers 200."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        env["PORT"] = str(port := s.getsockname()[1])
+    with log.open("w") as fh:
+        command = [Path(sys.executable).parent / "gunicorn", "-b", f"127.0.0.1:{port}", *flags]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", ready)
+            if conn.getresponse().status == 200:
+                return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.3)
+    stop(proc)
+    raise RuntimeError(f"gunicorn ({log.name}) not up: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()  # the master stops its own workers
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    proc.kill()  # nothing once it has exited
+
+
 def save(name: str, data: dict, started: float, argv: list[str]) -> None:
     """bench/out/<name>.json with the machine, commit, command and wall time; then the report."""
     command = " ".join(["python", sys.argv[0].removeprefix(str(ROOT) + "/"), *argv])
@@ -105,3 +148,7 @@ def save(name: str, data: dict, started: float, argv: list[str]) -> None:
     import report
 
     report.main(["--quick"] if name.endswith("-quick") else [])
+
+
+if __name__ == "__main__":  # child()'s other end
+    print(json.dumps(getattr(importlib.import_module(sys.argv[1]), sys.argv[2])(*sys.argv[3:])))

@@ -8,10 +8,7 @@ import os
 import random
 import re
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -160,8 +157,7 @@ class Server:
         self.name, self.url, self.rows, self.proc, self.env = name, url, rows, None, {}
 
     def start(self, keys: dict, work: Path, args) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
-        self.env = env | {f"GASPAY_{k}": v for k, v in keys.items()} | {
+        self.env = common.clean_env() | {f"GASPAY_{k}": v for k, v in keys.items()} | {
             "GASPAY_ENV": "production", "GASPAY_DATABASE_URL": self.url, "GASPAY_SANDBOX": "false",
             "GASPAY_INSTANCE_PATH": str(work), "GASPAY_TENANTS_DIR": str(ROOT / "instance/tenants"),
             "GASPAY_MAIL_DIR": str(work / "mail"), "GASPAY_MAIL_SERVER": "127.0.0.1",
@@ -172,23 +168,10 @@ class Server:
             "GASPAY_LOOKUP_RATE_LIMIT": "10000000 per minute",
             "GASPAY_LOOKUP_TARGET_RATE_LIMIT": "10000000 per minute",
         }  # fmt: skip
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            bind = f"127.0.0.1:{s.getsockname()[1]}"
-        self.base, self.log = f"http://{bind}", work / f"{self.name}.log"
-        flags = f"-w {args.workers} --threads {args.threads} -k gthread -b {bind} --pythonpath "
-        flags += f"{ROOT},{ROOT / 'bench'} --log-level warning --graceful-timeout 5 "
-        flags += "endpoints:bench_app()"
-        with self.log.open("w") as fh:
-            gunicorn = [str(Path(sys.executable).parent / "gunicorn"), *flags.split()]
-            self.proc = subprocess.Popen(gunicorn, cwd=ROOT, env=self.env, stdout=fh, stderr=fh)
-        deadline = time.monotonic() + 60
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if Client(self.base).go("GET", "/healthz").status_code == 200:
-                    return
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn {self.name} not up: {self.log.read_text()[-2000:]}")
+        flags = f"-w {args.workers} --threads {args.threads} -k gthread --pythonpath {ROOT},"
+        flags += f"{ROOT / 'bench'} --log-level warning --graceful-timeout 5 endpoints:bench_app()"
+        self.log = work / f"{self.name}.log"
+        self.proc, self.base = common.gunicorn(self.env, self.log, "/healthz", *flags.split())
 
     def pids(self) -> set[int]:
         pid = self.proc.pid
@@ -197,13 +180,10 @@ class Server:
         return {pid}
 
     def stop(self) -> list[str]:
-        """The master we started stops its own workers; the log's first five errors."""
+        """The master we started stopped; the log's first five errors."""
         if not self.proc:
             return []
-        self.proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=20)
-        self.proc.kill()  # nothing once it has exited
+        common.stop(self.proc)
         errors = (ln for ln in self.log.read_text().splitlines() if " ERROR " in ln)
         return [f"{self.name}: {ln}" for ln in errors][:5]
 

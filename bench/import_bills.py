@@ -1,20 +1,17 @@
-"""Import of N generated bills on SQLite and PostgreSQL, side by side -> bench/out/import.json
-(how it measures: bench/README.md)."""
+"""Bill import, SQLite and PostgreSQL side by side -> bench/out/import.json (bench/README.md)."""
 
 import argparse
 import csv
 import datetime as dt
-import json
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import common
-from common import CONCEPTS, FIRST_NAMES, LAST_NAMES, ROOT, log
+from common import CONCEPTS, FIRST_NAMES, LAST_NAMES, log
 from sqlalchemy import func, select
 
 from gaspay.billing.importer import COLUMNS, import_bills
@@ -44,6 +41,7 @@ def generate_csv(path: Path, rows: int, seed: int = 20260131) -> int:
 
 
 def child(url: str, csv_path: str) -> dict:
+    """In a child process (common.child): migrate, import, count, re-import, count."""
     common.migrate(url)
     count = select(func.count()).select_from(Bill)
     with common.app_for(url).app_context():
@@ -64,35 +62,30 @@ def child(url: str, csv_path: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--child"]:
-        print(json.dumps(child(*argv[1:3])))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default="sqlite,postgresql")
-    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    started, load, results, status = time.monotonic(), common.machine()["load"], [], 0
+    n, started, load = args.rows, time.monotonic(), common.machine()["load"]
+    results, status = [], 0
     with tempfile.TemporaryDirectory(prefix="hb-import-") as tmp:
-        size = generate_csv(path := Path(tmp) / "bills.csv", args.rows)
-        log(f"{args.rows:,} bills, {size / 2**20:.0f} MiB CSV, {time.monotonic() - started:.0f} s")
+        size = generate_csv(path := Path(tmp) / "bills.csv", n)
+        log(f"{n:,} bills, {size / 2**20:.0f} MiB CSV, {time.monotonic() - started:.0f} s")
         for engine in args.engines.split(","):
-            pg, proc = engine == "postgresql", None
+            pg = engine == "postgresql"
             try:
                 url = common.pg_create("hb_import")[0] if pg else f"sqlite:///{tmp}/i.sqlite3"
-                command = [sys.executable, __file__, "--child", url, str(path)]
-                proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-                r = {"engine": engine, **json.loads(proc.stdout.splitlines()[-1])}
+                r = {"engine": engine} | common.child("import_bills", "child", url, str(path))
             except Exception as exc:
-                error = proc.stderr[-2000:] if proc and proc.stderr else str(exc)
-                results.append({"engine": engine, "error": error.strip().splitlines()[-1]})
-                log(f"{engine}: FAILED {error}")
+                results.append({"engine": engine, "error": str(exc).strip().splitlines()[-1]})
+                log(f"{engine}: FAILED {exc}")
                 status = 1
                 continue
             finally:
                 if pg:
                     common.pg_drop("hb_import")
-            r["rows_s"], n = args.rows / r["import_s"], args.rows
+            r["rows_s"] = n / r["import_s"]
             r["peak_mb"] = max(r["maxrss_mb"], r["import_peak_mb"], r["reimport_peak_mb"])
             r["verified"] = r["import_counts"] == [n, 0, n] and r["reimport_counts"] == [0, n, n]
             r["met"] = r["import_s"] <= 60 * n / 1e6 and r["peak_mb"] <= 200
@@ -100,7 +93,7 @@ def main(argv: list[str]) -> int:
             results.append(r)
             took = f"{r['import_s']:.1f} s, {r['rows_s']:,.0f} rows/s, peak {r['peak_mb']:.0f} MB"
             log(f"{engine}: {took}, re-import {r['reimport_s']:.1f} s, ok {r['verified']}")
-    data = {"rows": args.rows, "csv_mib": size / 2**20, "load_start": load, "results": results}
+    data = {"rows": n, "csv_mib": size / 2**20, "load_start": load, "results": results}
     common.save("import", data, started, argv)
     return status
 

@@ -4,10 +4,11 @@ import http.client
 import queue
 import threading
 import time
+from collections import Counter
 
 
 def offered(host, port, requests, rate: float, seconds: float, warmup: float = 2.0, senders=32):
-    due, lat, codes, lock = queue.Queue(), [], {}, threading.Lock()
+    due, done = queue.Queue(), []  # done: (latency ms, status) of the counted requests
 
     def sender() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=10)
@@ -22,12 +23,9 @@ def offered(host, port, requests, rate: float, seconds: float, warmup: float = 2
                     code = resp.status
                     break
                 except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = http.client.HTTPConnection(host, port, timeout=10)
+                    conn.close()  # the next request opens it again
             if counted:
-                with lock:
-                    lat.append((time.perf_counter() - at) * 1000)
-                    codes[code] = codes.get(code, 0) + 1
+                done.append(((time.perf_counter() - at) * 1000, code))  # list.append: atomic
 
     threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
     for t in threads:
@@ -42,7 +40,7 @@ def offered(host, port, requests, rate: float, seconds: float, warmup: float = 2
     for t in threads:
         t.join()
     took = time.perf_counter() - (t0 + skip / rate)  # from the first counted request's due time
-    lat.sort()
+    lat, codes = sorted(ms for ms, _ in done), dict(Counter(code for _, code in done))
     at = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
     return {"offered": rate, "achieved": len(lat) / took, "n": len(lat), "p50_ms": at(0.5),
             "p99_ms": at(0.99), "max_ms": lat[-1], "codes": codes}  # fmt: skip

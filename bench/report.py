@@ -1,5 +1,4 @@
-"""docs/BENCHMARKS.md and the README's table (between its bench markers) from bench/out/*.json;
---quick: http-quick.json -> bench/out/BENCHMARKS-quick.md. The prose is bench/report.md's."""
+"""bench/out/*.json -> docs/BENCHMARKS.md and the README's table (bench/README.md); --quick."""
 
 import json
 import re
@@ -22,8 +21,10 @@ SCEN = {"bare_get": "bare GET (ceiling)", "bare_post": "bare POST (ceiling)",
 
 
 def load(name: str) -> dict | None:
-    data = json.loads((OUT / f"{name}.json").read_text()) if (OUT / f"{name}.json").exists() else {}
-    return data if "wall_s" in data or (name == "phone" and "steps" in data) else None
+    """bench/out/<name>.json as common.save wrote it, if it did."""
+    path = OUT / f"{name}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    return data if "wall_s" in data else None
 
 
 def verdict(met) -> str:
@@ -85,10 +86,9 @@ def targets(imp, http, staff, phone) -> list[tuple]:
 def source(name: str, d: dict | None) -> str:
     if not d:
         return f"- {name}: no bench/out/{name}.json yet."
-    m, d = d["machine"], {"finished": "?", "wall_s": 0, "commit": "?", "load_start": "?"} | d
-    return (f"- {name}: `{d['command']}`, {d['finished']}, {d['wall_s'] / 60:.1f} min, commit "
-            f"{d['commit']}; {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gib', '?')} GiB "
-            f"RAM, load {d['load_start']} → {m.get('load', '?')}")  # fmt: skip
+    m, end = d["machine"], f"{d['finished']}, {d['wall_s'] / 60:.1f} min, commit {d['commit']}"
+    return (f"- {name}: `{d['command']}`, {end}; {m['cpu']}, {m['cores']} cores, {m['ram_gib']} "
+            f"GiB RAM, load {d['load_start']} → {m['load']}")  # fmt: skip
 
 
 def http_part(h: dict) -> list[str]:

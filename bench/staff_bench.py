@@ -1,17 +1,14 @@
-"""Staff area at 1 M payments: the payments list, its filters and searches; 100 k exports
-(PostgreSQL hb_staff; how it measures: bench/README.md)."""
+"""Staff payments list and exports at 1 M payments -> bench/out/staff.json (bench/README.md)."""
 
 import argparse
 import datetime as dt
-import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import common
-from common import FIRST_NAMES, LAST_NAMES, ROOT, log
+from common import FIRST_NAMES, LAST_NAMES, log
 from flask import current_app
 
 from gaspay.extensions import db
@@ -132,8 +129,9 @@ def export_span(url: str, payments: int) -> dict:
     return span
 
 
-def export_child(url: str, fmt: str, start: str, end: str) -> None:
-    """One export streamed to a byte counter; its RSS before and peak (VmHWM reset before)."""
+def export_child(url: str, fmt: str, start: str, end: str) -> dict:
+    """In a child process (common.child): one export streamed to a byte counter; its RSS before
+    and peak (VmHWM reset before)."""
     with common.app_for(url).app_context():
         tenant = current_app.extensions["gaspay.tenants"][TENANT]
         db.session.execute(db.text("SELECT 1")).close()  # connected before the measure
@@ -143,14 +141,11 @@ def export_child(url: str, fmt: str, start: str, end: str) -> None:
             size += len(chunk)
         seconds, peak = time.perf_counter() - started, common.kib("VmHWM")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "bytes": size, "before": before / 1024,
-                      "peak": peak / 1024, "maxrss": maxrss / 1024}))  # fmt: skip
+    return {"seconds": seconds, "bytes": size, "before": before / 1024, "peak": peak / 1024,
+            "maxrss": maxrss / 1024}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--export-child"]:
-        export_child(*argv[1:5])
-        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=30)
@@ -168,9 +163,7 @@ def main(argv: list[str]) -> int:
         span = export_span(url, args.export_payments)
         for fmt in ("csv", "xlsx", "asobancaria-2001"):
             days = map(str, (span["start"], span["end"]))
-            command = [sys.executable, __file__, "--export-child", url, fmt, *days]
-            proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
-            e = json.loads(proc.stdout.splitlines()[-1]) | {"format": fmt}
+            e = common.child("staff_bench", "export_child", url, fmt, *days) | {"format": fmt}
             exports.append(e | {"met": e["peak"] <= 100})
             log(f"export {fmt:17} {e['seconds']:6.1f} s  peak RSS {e['peak']:4.0f} MB")
     finally:

@@ -1,7 +1,5 @@
--- wrk script of bench/http_bench.py: wrk ... -s bench/wrk.lua URL -- FILE FIRST LAST THREADS
--- FILE holds one request a line (method, path, header, body: tab-separated); lines FIRST to
--- LAST - 1 are split between the threads (each thread sends them all when there are fewer lines
--- than threads). The -H headers of the command line apply to every request.
+-- wrk -s bench/wrk.lua URL -- FILE FIRST LAST THREADS: FILE's lines FIRST to LAST - 1 (method,
+-- path, header, body, tab-separated) split between the threads (bench/README.md), -H on each.
 local reqs, i, threads = {}, 0, {}
 wraps = 0  -- times a thread ran out of requests and began again (events must not)
 function setup(t) table.insert(threads, t); t:set("id", #threads) end
