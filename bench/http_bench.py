@@ -19,6 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 import common
+import endpoints
 import http_setup as hs
 import openloop
 import redis
@@ -141,28 +142,64 @@ def safe(fn, *args) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-def trace(setup: dict, r: dict, kind: str) -> dict:
-    """One request in-process (the server's configuration): its SQL, transactions, pool
-    checkouts, Redis commands, and the plan of each statement."""
+def in_process(setup: dict, r: dict, kind: str):
+    """The server's app in this process and one request of ``kind``, made once (warm): first-
+    request work is not per-request work. ``call(**headers)`` adds or overrides headers."""
     server = setup[{"lookup": "large", "events": "events"}.get(kind, "small")]
     with mock.patch.dict(os.environ, server.env, clear=True):  # create_app reads GASPAY_*
         app = create_app()
+    endpoints.register(app)
     head, client = {"User-Agent": hs.UA, "Referer": "https://localhost/"}, app.test_client()
     if kind == "events":
         _, path, h, body = setup["scen"]["events"]["file"].read_text().split("\n", 2)[1].split("\t")
         head |= {"Content-Type": "application/json", "X-Event-Checksum": h.split(": ")[1]}
-        call = partial(client.post, path, data=body, headers=head)
-    else:  # the test client speaks https, as production wants
-        page = client.get(r["lookup" if kind == "lookup" else "login"], headers=head)
-        form = {"csrf_token": hs.CSRF_RE.search(page.text).group(1)}
-        if kind == "lookup":  # a browser's form POST: the whole page
-            form["numero"] = hs.lookup_numbers(server.rows, 3)[1]
-            call = partial(client.post, r["lookup"], data=form, headers=head)
-        else:
-            form |= {"email": hs.CUSTOMER[0], "password": hs.CUSTOMER[1], "next": ""}
-            client.post(r["login"], data=form, headers=head)
-            call = partial(client.get, r["notices"], headers=head)
-        call()  # warm: first-request work is not per-request work
+        return app, server, lambda **more: client.post(path, data=body, headers=head | more)
+    page = client.get(r["lookup" if kind == "lookup" else "login"], headers=head)
+    form = {"csrf_token": hs.CSRF_RE.search(page.text).group(1)}  # the client speaks https
+    if kind == "lookup":  # a browser's form POST: the whole page
+        form["numero"] = hs.lookup_numbers(server.rows, 3)[1]
+        send = partial(client.post, r["lookup"], data=form)
+    else:
+        form |= {"email": hs.CUSTOMER[0], "password": hs.CUSTOMER[1], "next": ""}
+        client.post(r["login"], data=form, headers=head)
+        send = partial(client.get, r["notices"])
+    call = lambda **more: send(headers=head | hs.HEAD | more)  # noqa: E731
+    call()
+    return app, server, call
+
+
+def attribute(setup: dict, r: dict, kind: str, n: int = 800) -> dict:
+    """Worker CPU ms of one request in-process, the variants interleaved (drift hits all alike):
+    the page, the page without one of its costs at a time, and the query floor."""
+    app, server, call = in_process(setup, r, kind)
+    views = "gaspay.billing.views" if kind == "lookup" else "gaspay.accounts.notice_views"
+    html, none = call(**{"Accept-Encoding": "identity"}).get_data(), contextlib.nullcontext
+    number, floor = hs.lookup_numbers(server.rows, 3)[1], app.test_client().get
+    variants = {
+        "page": (none, call),
+        "without compression": (none, partial(call, **{"Accept-Encoding": "identity"})),
+        "without the template": (partial(mock.patch, f"{views}.render", return_value=html), call),
+        "without CSRF (check, token)": (
+            partial(mock.patch.dict, app.config, WTF_CSRF_ENABLED=False), call),
+        "query floor": (none, partial(floor, f"/_bench/query/{r['slug']}?n={number}")),
+    }  # fmt: skip
+    if kind == "lookup":  # the notice list has no rate limit
+        hit = partial(mock.patch, "gaspay.web.ratelimit._hit_all", return_value=True)
+        variants["without the rate limits' round trip"] = (hit, call)
+    spent = Counter()
+    for i in range(n + 50):
+        for name, (patch, fn) in variants.items():
+            with patch():
+                started = time.process_time_ns()
+                assert fn().status_code == 200, name
+                spent[name] += (time.process_time_ns() - started) * (i >= 50)
+    return {name: ns / n / 1e6 for name, ns in spent.items()}
+
+
+def trace(setup: dict, r: dict, kind: str) -> dict:
+    """One request in-process (the server's configuration): its SQL, transactions, pool
+    checkouts, Redis commands, and the plan of each statement."""
+    app, server, call = in_process(setup, r, kind)
     with app.app_context():
         engine = db.engine
     seen, calls, info = [], Counter(), redis.Redis.from_url(hs.REDIS).info
@@ -245,11 +282,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=(3, 1)[q])
     parser.add_argument("--seconds", type=float, default=(3.0, 2.0)[q])
     parser.add_argument("--large-rows", type=int, default=(1_000_000, 100_000)[q])
-    parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=not q)
     parser.add_argument("--workers", type=int, default=max(2, len(os.sched_getaffinity(0))))
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
-    args.profile = "never" if q and "--profile" not in argv else args.profile
     args.small_rows, args.warmup, args.events_per_cell = 10_000, (1.5, 1.0)[q], (4000, 2000)[q]
     args.attempts = 4 + args.events_per_cell * (len(CONNS) * args.rounds + 2)  # + warm-up, profile
     started, load, r = time.monotonic(), common.machine()["load"], hs.routes()
@@ -266,18 +302,14 @@ def main(argv: list[str]) -> int:
             data["alone_ms"] = {e: [s["scen"][n]["alone_ms"] for n in ("lookup", "lookup_1m")]
                                 for e, s in setups.items()}  # fmt: skip
             data["events"] = {e: events_once(s, rows) for e, s in setups.items()}
-            missed = {x["name"].split()[0] for x in data["ratios"] if x["met"] is False
-                      and x["engine"] == "postgresql"}  # fmt: skip
-            missed |= {"lookup"} if data.get("constant_rate", {}).get("met") is False else set()
-            want = set(KINDS) & (set(SCENARIOS) if args.profile == "always" else missed)
-            if args.profile == "never" or not pg:
-                want = set()
-            elif want and not (Path(sys.executable).parent / "py-spy").exists():
-                want, notes = set(), ["py-spy is not installed: no profiles (make bench has it)"]
-            data["profiles"] = [safe(profile, pg, n, 6, Path(tmp)) for n in sorted(want)]
+            spy = args.profile and (Path(sys.executable).parent / "py-spy").exists()
+            data["profiles"] = [safe(profile, pg, n, 6, Path(tmp)) for n in KINDS if spy and pg]
+            notes += [] if spy or not args.profile else ["no py-spy: no profiles (make bench)"]
             # after the profiles: a trace logs the customer in anew, which ends wrk's session
             traced = {e: {k: safe(trace, x, r, k) for k in KINDS} for e, x in setups.items()}
             data["traces"] = traced
+            data["attribution"] = {e: {k: safe(attribute, x, r, k) for k in KINDS[:2]}
+                                   for e, x in setups.items()}  # fmt: skip
         finally:
             for setup in setups.values():
                 notes += [line for server in setup.get("servers", []) for line in server.stop()]

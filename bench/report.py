@@ -111,6 +111,15 @@ def http_part(h: dict) -> list[str]:
             for e in engines for n in SCEN if f"{e}|{n}|64" in cells]  # fmt: skip
     out += ["### CPU ms per request by process group, 64 connections", ""]
     out += table(["engine", "scenario", *g], rows)
+    ab = [(e, k, a) for e, ks in h.get("attribution", {}).items() for k, a in ks.items()]
+    if ab := [x for x in ab if "error" not in x[2]]:
+        costs = list(dict.fromkeys(k[8:] for _, _, a in ab for k in a if k.startswith("without ")))
+        less = lambda a: [a["page"] - a.get(f"without {c}", a["page"]) for c in costs]  # noqa: E731
+        rows = [(e, k, f"{a['page']:.2f}", *(f"{x:.2f}" if x else "—" for x in less(a)),
+                 f"{a['page'] - a['query floor'] - sum(less(a)):.2f}", f"{a['query floor']:.2f}")
+                for e, k, a in ab]  # fmt: skip
+        out += ["### Where a page's CPU goes above its floor (in-process A/B)", "", PROSE["ab"], ""]
+        out += table(["engine", "page", "CPU ms", *costs, "the rest", "query floor"], rows)
     if c := h.get("constant_rate"):
         out += ["### Lookup at a constant rate", "", PROSE["openloop"].format(**c), ""]
     out += ["### Events", ""]
