@@ -194,7 +194,7 @@ def attribute(setup: dict, r: dict, kind: str, n: int = 800) -> dict:
                 started = time.process_time_ns()
                 assert fn().status_code == 200, name
                 spent[name] += (time.process_time_ns() - started) * (i >= 50)
-    return {name: ns / n / 1e6 for name, ns in spent.items()}
+    return {name: spent[name] / n / 1e6 for name in variants}
 
 
 def trace(setup: dict, r: dict, kind: str) -> dict:
