@@ -63,6 +63,9 @@ def register_extensions(app: Flask) -> None:
     from gaspay.staff.imports import register_jobs
 
     register_jobs()  # the worker runs the staff area's large bill loads ("bill_import")
+    from gaspay.payments import inbox
+
+    inbox.register_jobs()  # and applies the gateways' stored notifications ("gateway_event")
 
 
 def register_blueprints(app: Flask) -> None:

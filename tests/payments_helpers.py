@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from gaspay.payments import services
+from sqlalchemy import func, select
+
+from gaspay.extensions import db
+from gaspay.outbox import OutboxMessage, run_pending
+from gaspay.payments import inbox, services
+from gaspay.payments.models import GatewayEvent
 from gaspay.payments.services import GatewayAnswer
 
 
@@ -58,3 +63,43 @@ def let_checks_through(attempt) -> None:
             .where(PaymentAttempt.reference == attempt.reference)
             .values(checked_at=None)
         )
+
+
+def apply_events() -> None:
+    """The worker's pass over the stored gateway notifications (``make run`` runs it)."""
+    db.session.rollback()
+    assert run_pending([inbox.KIND])
+    db.session.rollback()
+
+
+def event_outcome(response, since: int) -> str | None:
+    """What became of one posted notification: the webhook's answer when it stored nothing
+    ("duplicate", or no JSON), else what the worker's pass made of it — the outcome of the
+    audit row it wrote, "unavailable" when the gateway could not be queried (retried later),
+    "duplicate" when the apply found the event already recorded."""
+    outcome = response.json.get("outcome") if response.is_json else None
+    if outcome != inbox.QUEUED:
+        return outcome
+    apply_events()
+    row = db.session.scalar(
+        select(GatewayEvent).where(GatewayEvent.id > since).order_by(GatewayEvent.id.desc())
+    )
+    if row is not None:
+        return row.outcome
+    message = db.session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == inbox.KIND)
+        .order_by(OutboxMessage.id.desc())
+    )
+    return "unavailable" if message is not None and message.failures else "duplicate"
+
+
+def last_event_id() -> int:
+    return db.session.scalar(select(func.max(GatewayEvent.id))) or 0
+
+
+def post_event(client, path: str, **kwargs):
+    """POST a notification as the gateway does, then the worker's pass: (response, outcome)."""
+    since = last_event_id()
+    response = client.post(path, **kwargs)
+    return response, event_outcome(response, since)

@@ -27,7 +27,7 @@ from gaspay.sandbox import store
 from gaspay.timeutil import utcnow
 from tests import fakes
 from tests.conftest import csrf_from
-from tests.payments_helpers import answer, let_checks_through
+from tests.payments_helpers import answer, let_checks_through, post_event
 from tests.test_accounts import BASE, logged_in, make_customer, token_for
 
 CHECKOUT_URL = "http://sandbox.test/sandbox/wompi/checkout/p/"
@@ -126,9 +126,11 @@ def gateway_says(mocked, attempt, txn_id, status, **over):
 def send_event(client, tenant, txn):
     """Deliver a signed event; the same transaction gives the same bytes (a redelivery)."""
     body, headers = fakes.event(txn, tenant.wompi.events_secret, timestamp=1_795_000_000)
-    response = client.post("/interservicios/webhooks/wompi", data=body, headers=headers)
+    response, outcome = post_event(
+        client, "/interservicios/webhooks/wompi", data=body, headers=headers
+    )
     assert response.status_code == 200
-    return response.json["outcome"]
+    return outcome
 
 
 # --- the pay step -----------------------------------------------------------------------------
@@ -582,7 +584,8 @@ def test_end_to_end_decline_then_approve_with_the_emulators_events(
     for event in store.events():  # what the emulator would have POSTed to the webhook
         body = json.dumps(event["body"])
         headers = {"X-Event-Checksum": event["body"]["signature"]["checksum"]}
-        response = client.post(
+        response, _ = post_event(
+            client,
             event["url"].removeprefix("http://sandbox.test"),
             data=body,
             headers={**headers, "Content-Type": "application/json"},

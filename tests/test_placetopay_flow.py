@@ -21,7 +21,7 @@ from gaspay.payments import transitions as T
 from gaspay.payments.models import GatewayEvent, PaymentAttempt
 from gaspay.sandbox import placetopay as sandbox
 from tests.conftest import _empty_tables, csrf_from
-from tests.payments_helpers import let_checks_through, open_pse_attempt
+from tests.payments_helpers import let_checks_through, open_pse_attempt, post_event
 from tests.test_placetopay_tenancy import DEMO, TENANT_FILE
 from tests.test_sandbox_placetopay import FlaskAdapter as _FlaskAdapter
 
@@ -152,13 +152,13 @@ def test_signed_notification_is_verified_queried_and_idempotent(p2p_app, tenant,
     forged = {**body, "signature": "sha256:" + "0" * 64}
     assert client.post(f"/{SLUG}/webhooks/placetopay", json=forged).status_code == 401
     assert only_attempt().status == T.PENDING
-    first = client.post(f"/{SLUG}/webhooks/placetopay", json=body)
-    assert first.status_code == 200 and first.json["outcome"] == "applied"
+    first, outcome = post_event(client, f"/{SLUG}/webhooks/placetopay", json=body)
+    assert first.status_code == 200 and outcome == "applied"
     paid = only_attempt()
     assert paid.status == T.APPROVED
     assert paid.cus and paid.bank_name == "BANCO UNION COLOMBIANO" and paid.payment_method == "PSE"
-    again = client.post(f"/{SLUG}/webhooks/placetopay", json=body)
-    assert again.status_code == 200 and again.json["outcome"] == "duplicate"
+    again, outcome = post_event(client, f"/{SLUG}/webhooks/placetopay", json=body)
+    assert again.status_code == 200 and outcome == "duplicate"
     assert db.session.scalars(select(GatewayEvent)).all()[0].outcome == "applied"
 
 
@@ -169,7 +169,7 @@ def test_a_lying_notification_changes_nothing_the_query_decides(p2p_app, tenant,
     approved = sandbox.status_object("APPROVED", "00", "Aprobada")
     fake = dataclasses.replace(found, status=approved) if dataclasses.is_dataclass(found) else None
     body = sandbox.build_notification(fake or found, merchant, "sha256")
-    answer = p2p_app.test_client().post(f"/{SLUG}/webhooks/placetopay", json=body)
+    answer, _ = post_event(p2p_app.test_client(), f"/{SLUG}/webhooks/placetopay", json=body)
     assert answer.status_code == 200
     assert only_attempt().status == T.PENDING  # the session itself is still pending
 
@@ -246,8 +246,8 @@ def test_a_notification_for_a_session_placetopay_does_not_know_is_recorded_not_r
         "sha256",
     )
     sandbox.reset()  # PlacetoPay now answers 404 for the session
-    answer = p2p_app.test_client().post(f"/{SLUG}/webhooks/placetopay", json=body)
-    assert answer.status_code == 200 and answer.json["outcome"] == "query_refused"
+    answer, outcome = post_event(p2p_app.test_client(), f"/{SLUG}/webhooks/placetopay", json=body)
+    assert answer.status_code == 200 and outcome == "query_refused"
     assert only_attempt().status == T.PENDING
 
 
@@ -279,7 +279,8 @@ def test_a_placetopay_payment_looks_like_any_other_to_payer_staff_and_billing(
         sandbox.registry(p2p_app).by_slug[SLUG],
         "sha256",
     )
-    assert p2p_app.test_client().post(f"/{SLUG}/webhooks/placetopay", json=body).status_code == 200
+    answer, outcome = post_event(p2p_app.test_client(), f"/{SLUG}/webhooks/placetopay", json=body)
+    assert answer.status_code == 200 and outcome == "applied"
     paid = only_attempt()
     assert paid.status == T.APPROVED and paid.cus
     # The outbox: the receipt e-mail and the signed webhook, written with the approval.

@@ -18,7 +18,7 @@ from gaspay.payments.models import AttemptTransition, BillHold, PaymentAttempt
 from gaspay.payments.reconcile import reconcile_due
 from gaspay.timeutil import utcnow
 from tests import fakes
-from tests.payments_helpers import open_pse_attempt, pending_attempt
+from tests.payments_helpers import open_pse_attempt, pending_attempt, post_event
 
 TXN = "1234-1-1"
 
@@ -196,7 +196,7 @@ def test_job_and_event_racing_yield_one_transition(app, mocked, insesp, make_bil
         app,
         lambda: reconcile_due(tenants),
         lambda: codes.append(
-            client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code
+            post_event(client, "/insesp/webhooks/wompi", data=body, headers=headers)[0].status_code
         ),
     )
     assert errors == [] and codes == [200]

@@ -24,7 +24,13 @@ from gaspay.payments.reconcile import reconcile_due
 from gaspay.timeutil import as_utc, today_in_bogota, utcnow
 from tests import fakes
 from tests.conftest import csrf_from
-from tests.payments_helpers import answer, open_pse_attempt, payer_url, pending_attempt
+from tests.payments_helpers import (
+    answer,
+    open_pse_attempt,
+    payer_url,
+    pending_attempt,
+    post_event,
+)
 
 TXN = "1234-1-1"
 PAYER_FACTS = ("Usuario Demo", "u@correo.test", "127.0.0.1", "CUS-778899", "BANCOLOMBIA")
@@ -243,7 +249,7 @@ def test_an_unknown_status_in_an_event_is_flagged_and_answered_200(client, inses
         txn_id=TXN, reference=attempt.reference, status="REFUNDED_SOMEHOW", amount=1_800_000
     )
     body, headers = fakes.event(txn, insesp.wompi.events_secret)
-    response = client.post("/insesp/webhooks/wompi", data=body, headers=headers)
+    response, _ = post_event(client, "/insesp/webhooks/wompi", data=body, headers=headers)
     assert response.status_code == 200
     assert reload(attempt).status == T.PENDING
     assert len(reviews(attempt, "unknown_status")) == 1

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from gaspay.db import write_unit
 from gaspay.extensions import db
+from gaspay.outbox import OutboxMessage, retry
+from gaspay.outbox.queue import claim
+from gaspay.payments import inbox
 from gaspay.payments import transitions as T
 from gaspay.payments.models import AttemptTransition, GatewayEvent, PaymentAttempt
+from gaspay.timeutil import utcnow
 from tests import fakes
-from tests.payments_helpers import pending_attempt
+from tests.payments_helpers import apply_events, pending_attempt, post_event
 
 
 @pytest.fixture
@@ -32,7 +37,10 @@ def txn_for(attempt, status="APPROVED", **over):
 
 
 def post(client, body, headers, slug="insesp"):
-    return client.post(f"/{slug}/webhooks/wompi", data=body, headers=headers)
+    """The webhook's answer, after the worker's pass; ``.outcome``: what became of the event."""
+    response, outcome = post_event(client, f"/{slug}/webhooks/wompi", data=body, headers=headers)
+    response.outcome = outcome
+    return response
 
 
 def status_of(attempt):
@@ -46,7 +54,7 @@ def transitions_count():
 def test_authentic_event_approves_without_csrf(client, attempt, insesp):
     body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
     response = post(client, body, headers)
-    assert response.status_code == 200 and response.json["outcome"] == "applied"
+    assert response.status_code == 200 and response.outcome == "applied"
     assert status_of(attempt) == T.APPROVED
     assert db.session.get(PaymentAttempt, attempt.id).cus == "CUS-778899"
 
@@ -179,7 +187,7 @@ def test_same_event_twice_changes_state_once(client, attempt, insesp):
     first = post(client, body, headers)
     second = post(client, body, headers)
     assert (first.status_code, second.status_code) == (200, 200)
-    assert second.json["outcome"] == "duplicate"
+    assert second.outcome == "duplicate"
     assert transitions_count() == 2  # created->pending, pending->approved
 
 
@@ -194,7 +202,7 @@ def test_late_and_out_of_order_events_keep_approved(client, attempt, insesp):
 def test_amount_mismatch_is_flagged_not_paid(client, attempt, insesp, make_bill):
     body, headers = fakes.event(txn_for(attempt, amount=100), insesp.wompi.events_secret)
     response = post(client, body, headers)
-    assert response.status_code == 200 and response.json["outcome"].startswith("mismatch")
+    assert response.status_code == 200 and response.outcome.startswith("mismatch")
     row = db.session.get(PaymentAttempt, attempt.id, populate_existing=True)
     assert row.status == T.PENDING and "valor" in row.review_reason
 
@@ -205,7 +213,7 @@ def test_event_for_unknown_reference_is_acknowledged(client, attempt, insesp):
         insesp.wompi.events_secret,
     )
     response = post(client, body, headers)
-    assert response.status_code == 200 and response.json["outcome"] == "unknown_reference"
+    assert response.status_code == 200 and response.outcome == "unknown_reference"
 
 
 def test_event_for_tenant_a_cannot_touch_tenant_b(client, make_bill, interservicios, insesp):
@@ -215,7 +223,7 @@ def test_event_for_tenant_a_cannot_touch_tenant_b(client, make_bill, interservic
     # Signed with Insesp's secret and posted to Insesp: Interservicios' attempt is not found.
     body, headers = fakes.event(txn, insesp.wompi.events_secret)
     response = post(client, body, headers, slug="insesp")
-    assert response.json["outcome"] == "unknown_reference"
+    assert response.outcome == "unknown_reference"
     # Signed with Insesp's secret but posted to Interservicios: rejected.
     assert post(client, body, headers, slug="interservicios").status_code == 401
     assert status_of(attempt) == T.PENDING
@@ -239,3 +247,64 @@ def test_webhook_is_the_only_csrf_exempt_post_in_production(database_url):
     assert sorted(exempt) == sorted(
         f"/{slug}/webhooks/{provider}" for slug in slugs for provider in ("placetopay", "wompi")
     )
+
+
+# --- the inbox: stored in one write by the webhook, applied by the worker ----------------------
+
+
+def stored_events():
+    db.session.rollback()
+    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == inbox.KIND)).all()
+
+
+def test_the_webhook_only_stores_the_event_and_the_worker_applies_it(client, attempt, insesp):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    response = client.post("/insesp/webhooks/wompi", data=body, headers=headers)
+    assert response.status_code == 200 and response.json == {"status": "ok", "outcome": "queued"}
+    assert status_of(attempt) == T.PENDING
+    assert db.session.scalar(select(func.count()).select_from(GatewayEvent)) == 0
+    [message] = stored_events()
+    assert message.tenant == "insesp" and message.status == "pending"
+    apply_events()
+    assert status_of(attempt) == T.APPROVED
+    assert [e.outcome for e in db.session.scalars(select(GatewayEvent))] == ["applied"]
+    assert [m.status for m in stored_events()] == ["delivered"]
+
+
+def test_a_stored_event_applied_twice_moves_the_attempt_once(client, attempt, insesp):
+    """A worker killed after the apply committed but before the delivery was recorded: the
+    message is delivered again; the event's row makes the second apply a duplicate."""
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    assert post(client, body, headers).outcome == "applied"
+    [message] = stored_events()
+    retry(message.id)
+    apply_events()
+    assert status_of(attempt) == T.APPROVED and transitions_count() == 2
+    assert db.session.scalar(select(func.count()).select_from(GatewayEvent)) == 1
+
+
+def test_an_event_claimed_by_a_killed_worker_is_applied_once_its_lease_ends(
+    client, attempt, insesp
+):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    assert client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code == 200
+    assert claim("killed-worker", kinds=[inbox.KIND])  # then the process died
+    apply_events()
+    assert status_of(attempt) == T.PENDING  # its lease still holds
+    with write_unit():
+        db.session.execute(update(OutboxMessage).values(lease_until=utcnow()))
+    apply_events()
+    assert status_of(attempt) == T.APPROVED and transitions_count() == 2
+
+
+def test_a_tenant_that_is_no_longer_configured_fails_the_stored_event_for_good(
+    client, app, attempt, insesp
+):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    assert client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code == 200
+    with write_unit():
+        db.session.execute(update(OutboxMessage).values(tenant="gone"))
+    apply_events()
+    [message] = stored_events()
+    assert message.status == "failed" and "gone" in message.last_error
+    assert status_of(attempt) == T.PENDING

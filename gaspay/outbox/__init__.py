@@ -7,8 +7,8 @@ commit by the worker (``flask --app gaspay worker``), which also runs the reconc
 The API other features use (a contract):
 
 - ``enqueue(kind, payload, *, tenant, topic="", destination="", subject=None,
-  not_before=None) -> OutboxMessage`` — inside the caller's write unit; never commits, never
-  sends; raises ``NotInTransaction`` outside one.
+  not_before=None, uid=None) -> OutboxMessage`` — inside the caller's write unit; never
+  commits, never sends; raises ``NotInTransaction`` outside one.
 - ``register_handler(kind, deliver, *, retry_schedule=None, lease_seconds=None,
   on_final_failure=None)`` — ``deliver(job: Job) -> Outcome | None``, called by the worker in
   an app context with no transaction open.

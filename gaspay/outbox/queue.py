@@ -54,12 +54,14 @@ def enqueue(
     destination: str = "",
     subject: tuple[str, int] | None = None,
     not_before: dt.datetime | None = None,
+    uid: str | None = None,
 ) -> OutboxMessage:
     """Add one message to the caller's current write unit (it commits or rolls back with it).
 
     ``payload`` is JSON-serialisable input for the kind's handler; ``subject`` says what the
-    message is about (``("payment_attempt", 42)``) for staff pages; ``not_before`` delays it.
-    Raises NotInTransaction outside a write unit.
+    message is about (``("payment_attempt", 42)``) for staff pages; ``not_before`` delays it;
+    ``uid`` (unique, at most 40 characters) makes a second message of the same thing fail with
+    an IntegrityError at the commit. Raises NotInTransaction outside a write unit.
     """
     session = db.session()
     if not session.in_transaction():
@@ -69,7 +71,7 @@ def enqueue(
         raise ValueError(f"outbox payload too large ({len(body)} characters)")
     now = utcnow()
     message = OutboxMessage(
-        uid="msg_" + secrets.token_hex(12),
+        uid=uid or "msg_" + secrets.token_hex(12),
         tenant=tenant,
         kind=kind,
         topic=topic[:60],

@@ -1,4 +1,5 @@
-"""Authentic gateway notifications -> attempts. The adapter verifies them first, in the view.
+"""Authentic gateway notifications -> attempts. The adapter verifies them first, in the view;
+the webhook stores them (``payments.inbox``) and the worker applies them here.
 
 A notification whose answer the gateway signs (Wompi's event) is applied as it is; one that is
 only a hint (PlacetoPay's) names the transaction, which is then queried through the attempt's

@@ -1,7 +1,8 @@
 """`POST /<slug>/webhooks/<provider>`: gateway notifications, the only CSRF-exempt POSTs.
 
 Each body is size-limited, then verified by the provider's adapter before anything is read
-from it or changed; ``payments.events`` then applies it (a hint is queried first).
+from it or changed; ``payments.inbox`` stores it in one short write (a copy is a "duplicate")
+and the worker applies it with ``payments.events`` (a hint is queried first).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 
 from gaspay.extensions import csrf
-from gaspay.payments.events import apply_notice
 from gaspay.payments.gateway import InvalidNotification, adapter_for
+from gaspay.payments.inbox import receive
 
 bp = Blueprint("webhooks", __name__)
 MAX_EVENT_BYTES = 64 * 1024
@@ -31,10 +32,7 @@ def _receive(provider: str, account):
         return (
             ({"error": "invalid signature"}, 401) if signed else ({"error": "invalid event"}, 400)
         )
-    outcome = apply_notice(tenant, provider, notice)
-    if outcome == "unavailable":
-        return {"status": "retry", "outcome": outcome}, 503
-    return {"status": "ok", "outcome": outcome}, 200
+    return {"status": "ok", "outcome": receive(tenant, provider, notice)}, 200
 
 
 @bp.post("/webhooks/wompi", endpoint="wompi")

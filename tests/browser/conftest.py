@@ -38,6 +38,8 @@ from gaspay import create_app
 from gaspay.accounts.services import ensure_demo_customer
 from gaspay.demo import DEMO_CUSTOMER, load_demo
 from gaspay.extensions import db
+from gaspay.outbox import Worker
+from gaspay.payments import inbox
 from gaspay.sandbox import store, wait_for_events
 from tests.conftest import ROOT, _empty_tables, base_config
 
@@ -124,10 +126,17 @@ def live_server(database_url, tmp_path_factory):
         daemon=True,
     )
     thread.start()
+    # Beside the portal, as `make run` starts it: the worker applies the gateways' notifications
+    # (the tests that look at e-mails and webhooks deliver those themselves).
+    worker = Worker(app, kinds=[inbox.KIND], poll_seconds=0.1, reconcile_seconds=0)
+    worker_thread = threading.Thread(target=worker.run, name="gaspay-live-worker", daemon=True)
+    worker_thread.start()
     try:
         yield LiveServer(app=app, url=url, demo_dir=tmp_path_factory.mktemp("demo"))
     finally:
         wait_for_events(10)
+        worker.stop()
+        worker_thread.join(10)
         server.shutdown()
         server.server_close()
         thread.join(10)

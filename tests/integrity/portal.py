@@ -9,10 +9,14 @@ lost payments, doubled payments, resolved attempts.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import itertools
 import json
+import os
 import re
 import subprocess
+import tempfile
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +28,8 @@ from sqlalchemy import select, update
 from gaspay.billing.models import PAID, Bill
 from gaspay.db import write_unit
 from gaspay.extensions import db
+from gaspay.outbox import PENDING, OutboxMessage
+from gaspay.payments import inbox
 from gaspay.payments import transitions as T
 from gaspay.payments.models import AttemptBill, AttemptTransition, BillHold, PaymentAttempt
 from gaspay.payments.services import open_attempt
@@ -229,10 +235,70 @@ class World:
         self.tenant = "gasnova" if provider == "placetopay" else "insesp"
         self.servers = portal.servers
         self.payers: list[Payer] = []
+        self.workers: list[subprocess.Popen] = []
 
     def close(self) -> None:
         for payer in self.payers:
             payer.close()
+        self.stop_workers()
+
+    # --- the workers that apply the stored gateway notifications -------------------------------
+
+    def start_workers(self, count: int = 2) -> None:
+        """`flask --app gaspay worker` as the deployment runs it, ``count`` processes at once,
+        each polling for the stored notifications (the inbox) and applying them."""
+        args = ["worker", "--no-reconcile", "--kind", inbox.KIND, "--poll", "0.05"]
+        for _ in range(count - len(self.workers)):
+            log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop_workers)
+            # O_APPEND: the worker's writes go to the end wherever this process reads from.
+            fcntl.fcntl(
+                log.fileno(), fcntl.F_SETFL, fcntl.fcntl(log.fileno(), fcntl.F_GETFL) | os.O_APPEND
+            )
+            process = subprocess.Popen(
+                [self.portal.flask, "--app", "gaspay", *args],
+                cwd=self.portal.root,
+                env=self.portal.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                text=True,
+            )
+            process.log = log
+            self.workers.append(process)
+        deadline = time.monotonic() + 60
+        for process in self.workers:  # each one up (its signal handlers set) before going on
+            while " started: poll" not in self.worker_log(process):
+                assert process.poll() is None, self.worker_log(process)
+                assert time.monotonic() < deadline, "a worker did not start within 60 s"
+                time.sleep(0.05)
+
+    def events_applied(self, timeout: float = 60) -> int:
+        """Wait until the workers have applied every stored notification that is due (they are
+        started if they were not); how many notifications were stored in all."""
+        self.start_workers()
+        due = (OutboxMessage.kind == inbox.KIND) & (OutboxMessage.status == PENDING)
+        due &= OutboxMessage.failures == 0
+        deadline = time.monotonic() + timeout
+        while fetch(select(OutboxMessage.id).where(due)):
+            assert time.monotonic() < deadline, "the workers left stored notifications unapplied"
+            for process in self.workers:
+                assert process.poll() is None, self.worker_log(process)
+            time.sleep(0.05)
+        return len(fetch(select(OutboxMessage.id).where(OutboxMessage.kind == inbox.KIND)))
+
+    def stop_workers(self) -> None:
+        """SIGTERM, as a deployment stops them: the message in hand is finished first."""
+        for process in self.workers:
+            process.terminate()
+        for process in self.workers:
+            process.wait(timeout=30)
+            assert process.returncode == 0, self.worker_log(process)
+            process.log.close()
+        self.workers.clear()
+
+    @staticmethod
+    def worker_log(process: subprocess.Popen) -> str:
+        process.log.seek(0)
+        return process.log.read()[-3000:]
 
     def watch_transactions(self) -> bool:
         """On PostgreSQL: note every gateway call made while the portal holds a transaction."""

@@ -99,6 +99,7 @@ def test_return_notification_and_job_on_the_same_attempt_at_once(p2p_world: Worl
         with lock:
             notices.append(answer)
 
+    world.start_workers()  # they apply the stored notifications while the jobs ask
     jobs = [world.job_process(GATEWAY_TIMEOUT_SECONDS=30) for _ in range(2)]
     with ThreadPoolExecutor(max_workers=ATTEMPTS * 5) as pool:
         futures = []
@@ -119,6 +120,9 @@ def test_return_notification_and_job_on_the_same_attempt_at_once(p2p_world: Worl
     statuses = Counter(status for status, _ in notices)
     outcomes = Counter(outcome for _, outcome in notices)
     assert statuses == {200: len(notices)}, statuses
+    stored = world.events_applied()
+    assert outcomes == {"queued": stored, "duplicate": len(notices) - stored}, outcomes
+    assert stored <= ATTEMPTS, stored  # one per session: the algorithm is not in the key
     assert Counter(returns) == {200: len(returns)}, Counter(returns)
     by_source: Counter[str] = Counter()
     per_attempt: Counter[int] = Counter()
@@ -164,18 +168,21 @@ def test_hundred_copies_of_one_notification_make_one_transition(p2p_world: World
         for i in range(COPIES)
     ]
 
+    world.start_workers()
     answers = post_events_parallel(world.servers, "gasnova", copies, provider="placetopay")
 
     statuses = Counter(status for status, _ in answers)
     outcomes = Counter(outcome for _, outcome in answers)
     assert statuses == {200: COPIES}, statuses
+    assert outcomes == {"queued": 1, "duplicate": COPIES - 1}, outcomes
+    assert world.events_applied() == 1
     moves = final_moves(world, attempt.id)
     assert [(m.from_status, m.to_status, m.source) for m in moves] == [
         (T.PENDING, T.APPROVED, "event")
     ]
-    assert outcomes["applied"] <= 1, outcomes
     events = fetch(select(GatewayEvent))
     assert len(events) == 1, [(e.gateway_txn_id, e.outcome) for e in events]
+    assert events[0].outcome == "applied" and world.fake.calls["query"] >= 1
     ledger = world.audit()
     record_race(
         "placetopay_duplicated_notification",

@@ -18,13 +18,17 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 
+from gaspay.outbox import PENDING, OutboxMessage
+from gaspay.payments import inbox
 from gaspay.payments import transitions as T
 from tests.integrity.fake_placetopay import FAULTS
 from tests.integrity.figures import record_fault
 from tests.integrity.portal import (
     RESULT_WORDS,
     World,
+    fetch,
     location_path,
     p2p_notification,
     post_event,
@@ -92,12 +96,16 @@ def job_query(world: World, fault: str, verdict: str) -> int:
 
 
 def notification_query(world: World, fault: str, verdict: str) -> int:
-    """The signed notification arrives; the query it triggers fails. It is never sent again."""
+    """The signed notification arrives and is stored; the query the worker makes for it fails.
+    PlacetoPay never sends it again: the worker asks again later, and the job does too."""
     request_id = paid_at_placetopay(world, verdict)[2]
     world.fake.set_fault("query", fault)
     body, headers = p2p_notification(world.fake.notification(request_id))
     status, outcome = post_event(world.server(1), "gasnova", body, headers, "placetopay")
-    assert (status, outcome) == (503, "unavailable"), (status, outcome)
+    assert (status, outcome) == (200, "queued"), (status, outcome)
+    world.events_applied()
+    stored = fetch(select(OutboxMessage).where(OutboxMessage.kind == inbox.KIND))
+    assert [(m.status, m.failures) for m in stored] == [(PENDING, 1)], stored
     world.assert_nothing_guessed()
     return status
 

@@ -1,0 +1,74 @@
+"""The gateways' inbox: a verified notification is stored in one short write, applied later.
+
+The webhook verifies the notification (the adapter, before anything is read from it), then
+``receive`` stores it as one outbox message of kind ``gateway_event`` whose ``uid`` is derived
+from (tenant, provider, event key): a second copy of the same event fails on that unique key
+and is answered "duplicate" without a second row. The worker applies each stored event with
+``events.apply_notice`` — the same code, the same audit row — and retries it by the outbox's
+schedule when the gateway could not be queried about a hint (PlacetoPay never re-sends one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from gaspay.db import write_unit
+from gaspay.outbox import Job, Outcome, enqueue, register_handler
+from gaspay.payments.events import apply_notice
+from gaspay.payments.gateway import GatewayAnswer, Notice
+from gaspay.tenancy.config import Tenant
+
+log = logging.getLogger(__name__)
+KIND = "gateway_event"
+QUEUED, DUPLICATE = "queued", "duplicate"
+
+
+def event_uid(tenant: str, provider: str, event_key: str) -> str:
+    """The message's unique id: one stored copy per (tenant, provider, event key)."""
+    digest = hashlib.sha256(f"{tenant}\0{provider}\0{event_key}".encode()).hexdigest()
+    return "evt_" + digest[:36]
+
+
+def receive(tenant: Tenant, provider: str, notice: Notice) -> str:
+    """Store one verified notification for the worker: "queued", or "duplicate" for a copy."""
+    payload = {"provider": provider, "notice": dataclasses.asdict(notice)}
+    try:
+        with write_unit():
+            enqueue(
+                KIND,
+                payload,
+                tenant=tenant.slug,
+                topic=f"{provider}.event",
+                uid=event_uid(tenant.slug, provider, notice.key),
+            )
+    except IntegrityError:
+        log.info("%s event for %s: duplicate", provider, tenant.slug)
+        return DUPLICATE
+    return QUEUED
+
+
+def _notice(data: dict) -> Notice:
+    answer = data.get("answer")
+    fields = {**data, "answer": GatewayAnswer(**answer) if answer else None}
+    return Notice(**fields)
+
+
+def apply_stored(job: Job) -> Outcome | None:
+    """The worker's handler: apply one stored event; a failed query is retried later."""
+    tenant = current_app.extensions["gaspay.tenants"].get(job.tenant or "")
+    if tenant is None:
+        return Outcome(ok=False, error=f"tenant {job.tenant!r} is not configured", final=True)
+    notice = _notice(job.payload["notice"])
+    outcome = apply_notice(tenant, job.payload["provider"], notice)
+    if outcome == "unavailable":
+        return Outcome(ok=False, error="the gateway could not be queried about the event")
+    return None
+
+
+def register_jobs() -> None:
+    register_handler(KIND, apply_stored)
