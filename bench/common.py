@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import http.client
-import importlib
 import json
 import os
 import platform
@@ -11,13 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from importlib import metadata
+from importlib import import_module, metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "bench")) if p not in sys.path]
 PG_ADMIN = os.environ.get("GASPAY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
 FIRST_NAMES = ("José", "María", "Andrés", "Sofía", "Julián", "Camila", "Óscar", "Lucía",
                "Sebastián", "Valentina", "Martín", "Ángela", "Hernán", "Inés", "Ramón")  # fmt: skip
 LAST_NAMES = ("Pérez Gómez", "Rodríguez", "Martínez Ruiz", "Hernández", "López", "Muñoz",
@@ -37,14 +37,6 @@ def machine() -> dict:
             "versions": versions}  # fmt: skip
 
 
-def commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
-
-    dirty = git("status", "--porcelain", "--", "gaspay", "wsgi.py", "bench").strip()
-    return git("rev-parse", "--short", "HEAD").strip() + (" (uncommitted changes)" * bool(dirty))
-
-
 def pg(*statements: str, url: str = PG_ADMIN, autocommit: bool = True) -> list[tuple]:
     """Statements through psycopg alone, in one transaction unless autocommit; the last's rows."""
     import psycopg
@@ -56,8 +48,7 @@ def pg(*statements: str, url: str = PG_ADMIN, autocommit: bool = True) -> list[t
         return cursor.fetchall() if cursor.description else []
 
 
-def pg_create(*names: str) -> list[str]:
-    """Fresh databases (dropped first); their SQLAlchemy URLs."""
+def pg_create(*names: str) -> list[str]:  # fresh databases (dropped first): their SQLAlchemy URLs
     from sqlalchemy.engine import make_url
 
     pg_drop(*names)
@@ -79,18 +70,16 @@ def app_for(url: str):
 def migrate(url: str) -> None:
     from flask_migrate import upgrade
 
-    from gaspay.extensions import db
-
-    with app_for(url).app_context():
+    with (app := app_for(url)).app_context():
         upgrade(directory=str(ROOT / "gaspay" / "migrations"))
-        db.session.remove()
-        db.engine.dispose()
+        app.extensions["sqlalchemy"].session.remove()
+        app.extensions["sqlalchemy"].engine.dispose()
 
 
-def kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (the peak since start or since reset_peak) of this process."""
+def mb(field: str) -> float:
+    """This process's VmRSS (now) or VmHWM (its peak since start or reset_peak), in MB."""
     lines = Path("/proc/self/status").read_text().splitlines()
-    return int(next(ln for ln in lines if ln.startswith(field + ":")).split()[1])
+    return int(next(ln for ln in lines if ln.startswith(field + ":")).split()[1]) / 1024
 
 
 def reset_peak() -> None:
@@ -104,11 +93,6 @@ def child(module: str, function: str, *args: str) -> dict:
     if done.returncode:
         raise RuntimeError(done.stderr[-2000:].strip() or f"exit status {done.returncode}")
     return json.loads(done.stdout.splitlines()[-1])
-
-
-def clean_env() -> dict:
-    """This environment without the GASPAY_ and FLASK_ settings a benchmark sets its own way."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
 
 
 def gunicorn(env: dict, log: Path, ready: str, *flags: str) -> tuple[subprocess.Popen, str]:
@@ -140,9 +124,13 @@ def stop(proc: subprocess.Popen) -> None:
 
 def save(name: str, data: dict, started: float, argv: list[str]) -> None:
     """bench/out/<name>.json with the machine, commit, command and wall time; then the report."""
+    git = functools.partial(subprocess.run, cwd=ROOT, capture_output=True, text=True)
+    dirty = git(["git", "status", "--porcelain", "--", "gaspay", "wsgi.py", "bench"]).stdout.strip()
+    commit = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
     command = " ".join(["python", sys.argv[0].removeprefix(str(ROOT) + "/"), *argv])
     end = {"finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command}
-    end |= {"machine": machine(), "commit": commit(), "wall_s": time.monotonic() - started}
+    end |= {"machine": machine(), "commit": commit + " (uncommitted changes)" * bool(dirty)}
+    end["wall_s"] = time.monotonic() - started
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(data | end, indent=1, default=str) + "\n")
     import report
@@ -151,4 +139,4 @@ def save(name: str, data: dict, started: float, argv: list[str]) -> None:
 
 
 if __name__ == "__main__":  # child()'s other end
-    print(json.dumps(getattr(importlib.import_module(sys.argv[1]), sys.argv[2])(*sys.argv[3:])))
+    print(json.dumps(getattr(import_module(sys.argv[1]), sys.argv[2])(*sys.argv[3:])))

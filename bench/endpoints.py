@@ -1,11 +1,17 @@
-"""The `/_bench` floors and ceilings of the HTTP benchmark (bench/README.md): not the product's."""
+"""The HTTP benchmark's `/_bench` ceilings and floors, not the product's: ``bench_app()`` only."""
 
 import functools
 import random
 import threading
 
+import psycopg
 from flask import Blueprint, Flask, abort, current_app, request
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from gaspay.billing.models import Bill
+from gaspay.billing.numbers import normalise_number
+from gaspay.billing.services import lookup_bills, lookup_statement
 from gaspay.extensions import csrf, db
 
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
@@ -18,7 +24,7 @@ def _tenant(slug: str):
     return tenant if tenant is not None else abort(404)
 
 
-@bp.get("/bare")
+@bp.get("/bare")  # GET and POST: the framework's ceiling
 def bare_get():
     return "ok"
 
@@ -29,30 +35,19 @@ def bare_post():
     return {"status": "ok"}
 
 
-@bp.get("/query/<slug>")
+@bp.get("/query/<slug>")  # + the lookup's ORM query
 def query_floor(slug: str):
-    from gaspay.billing.services import lookup_bills
-
     return "ok" if lookup_bills(_tenant(slug), request.args.get("n", "")).found else "none"
 
 
 @functools.cache
-def compiled(slug: str) -> tuple[str, dict]:
-    """The lookup's SELECT compiled once for psycopg: (SQL, parameters with SENTINEL)."""
-    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-
-    from gaspay.billing.services import lookup_statement
-
+def compiled(slug: str) -> tuple[str, dict]:  # the lookup's SELECT for psycopg, once: SQL, params
     done = lookup_statement(slug, SENTINEL).compile(dialect=PGDialect_psycopg())
     return str(done), dict(done.params)
 
 
-@bp.get("/driver/<slug>")
+@bp.get("/driver/<slug>")  # + the same SQL through psycopg alone (PostgreSQL only)
 def driver_floor(slug: str):
-    import psycopg
-
-    from gaspay.billing.numbers import normalise_number
-
     _tenant(slug)
     url = current_app.config["DATABASE_URL"]
     if not url.startswith("postgresql"):
@@ -67,27 +62,21 @@ def driver_floor(slug: str):
     return "ok" if conn.execute(sql, args).fetchall() else "none"
 
 
-@bp.post("/write")
+@bp.post("/write")  # bare POST + one committed UPDATE of a bill: the one-write floor
 @csrf.exempt
 def write_floor():
-    from sqlalchemy import func, update
-
-    from gaspay.billing.models import Bill
-
     bill_id = request.args.get("id", type=int) or random.randint(1, 1000)
     db.session.execute(update(Bill).where(Bill.id == bill_id).values(updated_at=func.now()))
     db.session.commit()
     return {"status": "ok"}
 
 
-def register(app: Flask) -> None:
-    """Mount these endpoints on an app built by ``create_app`` (once; again is harmless)."""
+def register(app: Flask) -> None:  # on an app built by create_app, once (again is harmless)
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
 
 
-def bench_app() -> Flask:
-    """gunicorn entry of bench/http_bench.py: the app of ``wsgi.py`` plus these endpoints."""
+def bench_app() -> Flask:  # gunicorn entry of bench/http_bench.py: wsgi.py's app, these endpoints
     from wsgi import app
 
     register(app)

@@ -1,5 +1,4 @@
-"""HTTP benchmark: gunicorn in the production configuration on PostgreSQL and SQLite, under
-wrk then at an open-loop rate; SQL per request, CPU per process group, py-spy (bench/README.md)."""
+"""HTTP benchmark: gunicorn on PostgreSQL and SQLite, wrk then open loop (bench/README.md)."""
 
 import argparse
 import contextlib
@@ -143,12 +142,10 @@ def safe(fn, *args) -> dict:
 
 
 def in_process(setup: dict, r: dict, kind: str):
-    """The server's app in this process and one request of ``kind``, made once (warm): first-
-    request work is not per-request work. ``call(**headers)`` adds or overrides headers."""
+    """The server's app here and ``call(**headers)``, one ``kind`` of request, made once (warm)."""
     server = setup[{"lookup": "large", "events": "events"}.get(kind, "small")]
     with mock.patch.dict(os.environ, server.env, clear=True):  # create_app reads GASPAY_*
-        app = create_app()
-    endpoints.register(app)
+        endpoints.register(app := create_app())
     head, client = {"User-Agent": hs.UA, "Referer": "https://localhost/"}, app.test_client()
     if kind == "events":
         _, path, h, body = setup["scen"]["events"]["file"].read_text().split("\n", 2)[1].split("\t")
@@ -169,8 +166,7 @@ def in_process(setup: dict, r: dict, kind: str):
 
 
 def attribute(setup: dict, r: dict, kind: str, n: int = 800) -> dict:
-    """Worker CPU ms of one request in-process, the variants interleaved (drift hits all alike):
-    the page, the page without one of its costs at a time, and the query floor."""
+    """Worker CPU ms of the page, without each cost, and of the query floor, interleaved (drift)."""
     app, server, call = in_process(setup, r, kind)
     views = "gaspay.billing.views" if kind == "lookup" else "gaspay.accounts.notice_views"
     html, none = call(**{"Accept-Encoding": "identity"}).get_data(), contextlib.nullcontext
@@ -198,8 +194,7 @@ def attribute(setup: dict, r: dict, kind: str, n: int = 800) -> dict:
 
 
 def trace(setup: dict, r: dict, kind: str) -> dict:
-    """One request in-process (the server's configuration): its SQL, transactions, pool
-    checkouts, Redis commands, and the plan of each statement."""
+    """One request in-process: its SQL, transactions, pool checkouts, Redis commands, plans."""
     app, server, call = in_process(setup, r, kind)
     with app.app_context():
         engine = db.engine
@@ -218,8 +213,7 @@ def trace(setup: dict, r: dict, kind: str) -> dict:
     plans, pg = [], engine.dialect.name == "postgresql"
     with engine.connect() as conn:
         for sql, params in seen if kind != "notices" else ():
-            verb = sql.split(None, 1)[0].upper()
-            if verb not in ("SELECT", "UPDATE", "DELETE"):
+            if (verb := sql.split(None, 1)[0].upper()) not in ("SELECT", "UPDATE", "DELETE"):
                 continue
             how = "(ANALYZE, BUFFERS, COSTS OFF)" if verb == "SELECT" else "(COSTS OFF)"
             plans.append({"sql": " ".join(sql.split())[:400]})
@@ -237,15 +231,13 @@ def trace(setup: dict, r: dict, kind: str) -> dict:
 
 
 def profile(setup: dict, name: str, seconds: float, work: Path) -> dict:
-    """py-spy --gil (the thread holding the GIL) on the workers during the 64-connection cell;
-    samples inside request handling, by the leaf frame's package and by inclusive function."""
+    """py-spy --gil on the workers in the 64-connection cell: request samples by leaf, function."""
     pid, raw = setup["scen"][name]["server"].proc.pid, work / f"profile-{name}.txt"
     spy = f"{Path(sys.executable).parent}/py-spy record --pid {pid} --subprocesses --gil "
     spy += f"--nolineno --rate 100 --duration {round(seconds)} --format raw --output {raw}"
     spy = subprocess.Popen(spy.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
-    rps, total = cell(setup, name, 64, seconds)["rps"], 0
-    leaf, inclusive = Counter(), Counter()
+    rps, total, leaf, inclusive = cell(setup, name, 64, seconds)["rps"], 0, Counter(), Counter()
     spy.wait(timeout=seconds + 60)
     for line in raw.read_text().splitlines() if raw.exists() else []:
         stack, _, count = line.rpartition(" ")
@@ -262,8 +254,24 @@ def profile(setup: dict, name: str, seconds: float, work: Path) -> dict:
 
 
 def events_once(setup: dict, rows: list[dict]) -> dict:
-    """Every event recorded as applied, each with one receipt e-mail and one webhook."""
+    """Two workers apply the stored events (timed); then every event is recorded as applied,
+    each with one receipt e-mail and one webhook."""
     engine, sql = create_engine(setup["events"].url), "SELECT {}, count(*) FROM {} GROUP BY 1"
+    left = text("SELECT count(*) FROM outbox_messages WHERE kind = 'gateway_event' AND "
+                "status = 'pending' AND failures = 0")  # fmt: skip
+    command = [Path(sys.executable).parent / "flask", "--app", "gaspay", "worker"]
+    command += ["--no-reconcile", "--kind", "gateway_event", "--poll", "0.2"]
+    env, started = setup["events"].env | {"GASPAY_OUTBOX_BATCH": "100"}, time.monotonic()
+    workers = [subprocess.Popen(command, cwd=common.ROOT, env=env, stderr=subprocess.DEVNULL)
+               for _ in range(2)]  # fmt: skip
+    with engine.connect() as conn:
+        while conn.execute(left).scalar() and all(w.poll() is None for w in workers):
+            conn.rollback()
+            time.sleep(0.2)
+    seconds = time.monotonic() - started
+    for worker in workers:
+        worker.terminate()
+        worker.wait(timeout=60)
     with engine.connect() as conn:
         outcomes = dict(conn.execute(text(sql.format("outcome", "gateway_events"))).all())
         sql = sql.format("kind || ' ' || topic", "outbox_messages")
@@ -272,7 +280,9 @@ def events_once(setup: dict, rows: list[dict]) -> dict:
     applied, mine = outcomes.pop("applied", 0), (x for x in rows if x["engine"] == setup["engine"])
     wraps = sum(x["wraps"] for x in mine if x["scenario"] == "events")
     one_each = outbox.get("email receipt") == applied == outbox.get("webhook payment.approved")
+    outbox.pop("gateway_event wompi.event", None)
     return {"applied": applied, "other": outcomes, "outbox": outbox, "wraps": wraps,
+            "worker_rate": applied / seconds,
             "ok": one_each and not outcomes and not wraps and len(outbox) == 2}  # fmt: skip
 
 
@@ -302,7 +312,6 @@ def main(argv: list[str]) -> int:
                 data["constant_rate"] = constant_rate(pg, rate, 8 if q else 15)
             data["alone_ms"] = {e: [s["scen"][n]["alone_ms"] for n in ("lookup", "lookup_1m")]
                                 for e, s in setups.items()}  # fmt: skip
-            data["events"] = {e: events_once(s, rows) for e, s in setups.items()}
             spy = args.profile and (Path(sys.executable).parent / "py-spy").exists()
             data["profiles"] = [safe(profile, pg, n, 6, Path(tmp)) for n in KINDS if spy and pg]
             notes += [] if spy or not args.profile else ["no py-spy: no profiles (make bench)"]
@@ -311,6 +320,7 @@ def main(argv: list[str]) -> int:
             data["traces"] = traced
             data["attribution"] = {e: {k: safe(attribute, x, r, k) for k in KINDS[:2]}
                                    for e, x in setups.items()}  # fmt: skip
+            data["events"] = {e: events_once(s, rows) for e, s in setups.items()}  # all of them
         finally:
             for setup in setups.values():
                 notes += [line for server in setup.get("servers", []) for line in server.stop()]

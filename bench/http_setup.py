@@ -4,7 +4,6 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
-import os
 import random
 import re
 import secrets
@@ -37,18 +36,16 @@ SERIES += "SELECT i + 1 FROM s WHERE i < :last) "
 AMOUNT = "(5000 + ((i * 2654435761) % 4294967296) % 895000) * 100"
 
 
-def pick(expr: str, values, cast: str = "") -> str:
-    whens = " ".join(f"WHEN {k} THEN {cast}'{v}'" for k, v in enumerate(values))
-    return f"CASE {expr} % {len(values)} {whens} END"
-
-
-def pad(expr: str, width: int) -> str:  # the same on both engines
-    return f"substr('{'0' * width}' || CAST({expr} AS text), length(CAST({expr} AS text)) + 1)"
-
-
 def fill_sql(pg: bool, today: dt.date) -> tuple[str, list[str]]:
-    """Bills :first .. :last of :clients clients (about 4 per 3): 5 % paid, a third overdue; the
-    events' attempts :first .. :last, pending, each holding its own bill (id :base + i)."""
+    """Bills :first .. :last of :clients clients; the events' pending attempts (bill :base + i)."""
+
+    def pick(expr: str, values, cast: str = "") -> str:
+        whens = " ".join(f"WHEN {k} THEN {cast}'{v}'" for k, v in enumerate(values))
+        return f"CASE {expr} % {len(values)} {whens} END"
+
+    def pad(expr: str, width: int) -> str:  # the same on both engines
+        return f"substr('{'0' * width}' || CAST({expr} AS text), length(CAST({expr} AS text)) + 1)"
+
     days = [today + dt.timedelta(days=d - 40) for d in range(80)]  # due: -20 .. +39 days
     cast, ref = "DATE " if pg else "", pad("i", 10)
     for digit, letter in zip("0123456789", "CDEFGHJKLM", strict=True):
@@ -153,24 +150,21 @@ def load_customer(url: str, slug: str, now: dt.datetime) -> list[str]:
 class Server:
     """gunicorn, production configuration, on a free port of 127.0.0.1: endpoints:bench_app()."""
 
-    def __init__(self, name: str, url: str, rows: int):
-        self.name, self.url, self.rows, self.proc, self.env = name, url, rows, None, {}
-
-    def start(self, keys: dict, work: Path, args) -> None:
-        self.env = common.clean_env() | {f"GASPAY_{k}": v for k, v in keys.items()} | {
-            "GASPAY_ENV": "production", "GASPAY_DATABASE_URL": self.url, "GASPAY_SANDBOX": "false",
-            "GASPAY_INSTANCE_PATH": str(work), "GASPAY_TENANTS_DIR": str(ROOT / "instance/tenants"),
-            "GASPAY_MAIL_DIR": str(work / "mail"), "GASPAY_MAIL_SERVER": "127.0.0.1",
-            "GASPAY_MAIL_PORT": "9",  # nothing is sent: no worker runs, the outbox only fills
-            "GASPAY_RATELIMIT_STORAGE_URI": REDIS, "GASPAY_RATELIMIT_KEY_PREFIX": "hb-http",
-            "GASPAY_LOGIN_RATE_LIMIT": "1000 per minute",
+    def __init__(self, name: str, url: str, rows: int, keys: dict, work: Path, args):
+        self.name, self.url, self.rows, self.log = name, url, rows, work / f"{name}.log"
+        env = keys | {  # MAIL_PORT 9: nothing is sent (no worker runs, the outbox only fills)
+            "ENV": "production", "DATABASE_URL": self.url, "SANDBOX": "false",
+            "INSTANCE_PATH": str(work), "TENANTS_DIR": str(ROOT / "instance/tenants"),
+            "MAIL_DIR": str(work / "mail"), "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "9",
+            "RATELIMIT_STORAGE_URI": REDIS, "RATELIMIT_KEY_PREFIX": "hb-http",
+            "LOGIN_RATE_LIMIT": "1000 per minute",
             # wrk is one address: raised, so the limiter still checks every lookup but never refuses
-            "GASPAY_LOOKUP_RATE_LIMIT": "10000000 per minute",
-            "GASPAY_LOOKUP_TARGET_RATE_LIMIT": "10000000 per minute",
+            "LOOKUP_RATE_LIMIT": "10000000 per minute",
+            "LOOKUP_TARGET_RATE_LIMIT": "10000000 per minute",
         }  # fmt: skip
+        self.env = common.CLEAN_ENV | {f"GASPAY_{k}": v for k, v in env.items()}
         flags = f"-w {args.workers} --threads {args.threads} -k gthread --pythonpath {ROOT},"
         flags += f"{ROOT / 'bench'} --log-level warning --graceful-timeout 5 endpoints:bench_app()"
-        self.log = work / f"{self.name}.log"
         self.proc, self.base = common.gunicorn(self.env, self.log, "/healthz", *flags.split())
 
     def pids(self) -> set[int]:
@@ -179,10 +173,7 @@ class Server:
             return {pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())}
         return {pid}
 
-    def stop(self) -> list[str]:
-        """The master we started stopped; the log's first five errors."""
-        if not self.proc:
-            return []
+    def stop(self) -> list[str]:  # the master stopped; the log's first five errors
         common.stop(self.proc)
         errors = (ln for ln in self.log.read_text().splitlines() if " ERROR " in ln)
         return [f"{self.name}: {ln}" for ln in errors][:5]
@@ -229,10 +220,9 @@ def routes() -> dict:
                  f"{p}_PLACETOPAY_LOGIN": f"bench{h(8)}",
                  f"{p}_PLACETOPAY_SECRET_KEY": h(16)}  # fmt: skip
     keys[f"{g}_WEBHOOK_URL"] = "https://facturacion.bench.invalid/gaspay/eventos"
-    keys[f"{g}_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    gateway = "pse" if guest.uses("pse") else guest.gateways[0]
-    return urls | {"keys": keys, "guest": g, "slug": guest.slug,
-                   "accounts": acc.slug, "gateway": gateway}  # fmt: skip
+    keys[f"{g}_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return urls | {"keys": keys, "guest": g, "slug": guest.slug, "accounts": acc.slug,
+                   "gateway": "pse" if guest.uses("pse") else guest.gateways[0]}  # fmt: skip
 
 
 def prepare(setup: dict, args, work: Path, r: dict) -> None:
@@ -242,23 +232,23 @@ def prepare(setup: dict, args, work: Path, r: dict) -> None:
     setup |= {"pg": names if pg else [], "scen": {}, "next_event": 4}  # the finally drops them
     urls = common.pg_create(*names) if pg else [f"sqlite:///{work}/{n}.sqlite3" for n in names]
     rows = (args.small_rows, args.large_rows, args.attempts)
-    servers = [Server(f"{engine}-{n[6:]}", *x) for n, *x in zip(names, urls, rows, strict=True)]
-    small, large, events = servers
-    setup |= {"small": small, "large": large, "events": events, "servers": servers}
     base = {"tenant": r["slug"], "now": now, "first": 1}
-    for server in servers:
-        common.migrate(server.url)
+    for url in urls:
+        common.migrate(url)
     bills, attempts = fill_sql(pg, now.date())
-    for server in (small, large):
-        took = run_sql(server.url, [bills], last=server.rows, clients=server.rows * 3 // 4, **base)
-        log(f"{engine}: {server.rows:,} bills in {took:.1f} s")
+    for url, n in zip(urls[:2], rows[:2], strict=True):
+        took = run_sql(url, [bills], last=n, clients=n * 3 // 4, **base)
+        log(f"{engine}: {n:,} bills in {took:.1f} s")
     due, later = now.date() + dt.timedelta(15), now + dt.timedelta(30)
     more = {"last": args.attempts, "base": 40_000_000, "gateway": r["gateway"], "later": later}
-    run_sql(events.url, attempts, due=due, **more, **base)
-    notices = load_customer(small.url, r["accounts"], now)
-    for server in servers:  # PostgreSQL: the statistics autovacuum would gather after a bulk load
-        common.pg("VACUUM ANALYZE", url=server.url) if pg else None
-        server.start(r["keys"], work, args)
+    run_sql(urls[2], attempts, due=due, **more, **base)
+    notices = load_customer(urls[0], r["accounts"], now)
+    setup["servers"] = servers = []  # the finally stops those that started
+    for n, url, count in zip(names, urls, rows, strict=True):
+        common.pg("VACUUM ANALYZE", url=url) if pg else None  # what autovacuum would gather
+        servers.append(Server(f"{engine}-{n[6:]}", url, count, r["keys"], work, args))
+    small, large, events = servers
+    setup |= {"small": small, "large": large, "events": events}
 
     def add(name, server, lines, expect=("ok",), headers=None, count=None):
         file = work / f"{engine}-{name}.txt"
@@ -273,7 +263,7 @@ def prepare(setup: dict, args, work: Path, r: dict) -> None:
 
     secret = r["keys"][f"{r['guest']}_WOMPI_EVENTS_SECRET"]
     jsn, evs = {"Content-Type": "application/json"}, event_lines(args.attempts, secret, r["events"])
-    add("events", events, evs, ('"applied"',), jsn, count=args.events_per_cell)
+    add("events", events, evs, ('"queued"',), jsn, count=args.events_per_cell)
     add("bare_get", small, [("GET", "/_bench/bare", "", "")])
     add("bare_post", small, [("POST", "/_bench/bare", *e[2:]) for e in evs[:2000]], headers=jsn)
     writes = [("POST", f"/_bench/write?id={1 + k}", *e[2:]) for k, e in enumerate(evs[:2000])]

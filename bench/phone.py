@@ -1,5 +1,6 @@
 """The payer's pages on a slow 3G phone in Chromium -> bench/out/phone.json (bench/README.md)."""
 
+import argparse
 import os
 import re
 import statistics
@@ -34,9 +35,8 @@ LOADED = "performance.getEntriesByType('navigation')[0].loadEventEnd"
 @contextmanager
 def portal(tmp: Path):
     """The demo portal on SQLite under gunicorn (1 worker: the sandbox lives in memory); its URL."""
-    env = common.clean_env() | {"GASPAY_INSTANCE_PATH": str(tmp)}
-    env |= {"GASPAY_DATABASE_URL": f"sqlite:///{tmp / 'phone.sqlite3'}"}
-    env |= {"GASPAY_TENANTS_DIR": str(ROOT / "instance" / "tenants")}
+    env = common.CLEAN_ENV | {"GASPAY_DATABASE_URL": f"sqlite:///{tmp / 'phone.sqlite3'}"}
+    env |= {"GASPAY_INSTANCE_PATH": str(tmp), "GASPAY_TENANTS_DIR": str(ROOT / "instance/tenants")}
     for command in (["db", "upgrade"], ["demo", "load"]):
         flask = [BIN / "flask", "--app", "gaspay", *command]
         done = subprocess.run(flask, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -53,14 +53,12 @@ def portal(tmp: Path):
 class Phone:
     """A new browser context (empty cache), its page and the requests its CDP session saw."""
 
-    def __init__(self, browser, url: str, emulate: bool = False) -> None:
+    def __init__(self, browser, url: str) -> None:
         self.context = browser.new_context(**PHONE, base_url=url)
         self.context.add_init_script(TAP)
         self.page, self.reqs = self.context.new_page(), {}
         self.cdp = self.context.new_cdp_session(self.page)
         self.cdp.send("Network.enable")
-        if emulate:
-            self.cdp.send("Network.emulateNetworkConditions", NET)
         self.cdp.on("Network.requestWillBeSent", self._sent)
         self.cdp.on("Network.loadingFinished", self._finished)
 
@@ -73,11 +71,6 @@ class Phone:
         if e["requestId"] in self.reqs:
             self.reqs[e["requestId"]] += int(e["encodedDataLength"])
 
-    def take(self) -> tuple[int, int]:
-        """The requests since the last take: how many, their bytes (headers included)."""
-        reqs, self.reqs = self.reqs, {}
-        return len(reqs), sum(reqs.values())
-
     def rendered(self, selector: str) -> float:  # from the last click to the frame laying it out
         found = self.page.wait_for_function(RENDERED, arg=selector, polling="raf")
         return round(found.json_value() / 1000, 3)
@@ -85,7 +78,8 @@ class Phone:
 
 def flow_run(browser, url: str) -> list[float]:
     """Seconds to the first page's load, then from each click to the frame laying out its answer."""
-    page = (phone := Phone(browser, url, emulate=True)).page
+    page = (phone := Phone(browser, url)).page
+    phone.cdp.send("Network.emulateNetworkConditions", NET)
     page.goto("/insesp/factura", wait_until="load")
     load = round(page.evaluate(LOADED) / 1000, 3)
     page.get_by_label("Número de Factura").fill(CLIENT)
@@ -102,17 +96,17 @@ def flow_run(browser, url: str) -> list[float]:
 
 
 def page_weights(browser, url: str) -> list[dict]:
-    pages: list[dict] = []
+    pages = []
 
     def weigh(name: str, action) -> None:
         page.wait_for_load_state("networkidle")
-        phone.take()
+        phone.reqs = {}  # from here: this navigation's requests and their bytes (headers too)
         phone.cdp.send("Network.clearBrowserCache")
         with page.expect_navigation(wait_until="load"):
             action()
         page.wait_for_load_state("networkidle")
         path = re.sub(r"/pagos/[^/?]+", "/pagos/<ref>", page.url.split("/", 3)[3].split("?")[0])
-        count, size = phone.take()
+        count, size = len(phone.reqs), sum(phone.reqs.values())
         pages.append({"page": name, "path": f"/{path}", "bytes": size, "requests": count})
         common.log(f"  {name} /{path}: {count} requests, {size:,} B")
 
@@ -146,6 +140,7 @@ def page_weights(browser, url: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)  # no options: --help only
     started, load = time.monotonic(), common.machine()["load"]
     with (  # a failure ends in a traceback and exit status 1, the portal stopped
         tempfile.TemporaryDirectory(prefix="gaspay-phone-") as tmp,

@@ -1,5 +1,6 @@
 """bench/out/*.json -> docs/BENCHMARKS.md and the README's table (bench/README.md); --quick."""
 
+import argparse
 import json
 import re
 import sys
@@ -16,14 +17,12 @@ SCEN = {"bare_get": "bare GET (ceiling)", "bare_post": "bare POST (ceiling)",
         "driver_floor": "bare GET + the same read through psycopg alone",
         "write_floor": "bare POST + one short write transaction",
         "lookup": "guest lookup, 10 k bills", "lookup_1m": "guest lookup, 1 M bills",
-        "notices": "customer's notice list", "events": "Wompi events (one approval each)",
+        "notices": "customer's notice list", "events": "Wompi events (stored; one approval each)",
         "static": "static file"}  # fmt: skip
 
 
-def load(name: str) -> dict | None:
-    """bench/out/<name>.json as common.save wrote it, if it did."""
-    path = OUT / f"{name}.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
+def load(name: str) -> dict | None:  # bench/out/<name>.json as common.save wrote it, if it did
+    data = json.loads(path.read_text()) if (path := OUT / f"{name}.json").exists() else {}
     return data if "wall_s" in data else None
 
 
@@ -36,8 +35,7 @@ def table(head: list[str], rows) -> list[str]:
     return out + ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""]
 
 
-def spec(columns: str, items) -> list[str]:
-    """A table from "header=format|…", each format filled from one item's keys."""
+def spec(columns: str, items) -> list[str]:  # a table from "header=format|…", one row an item
     cols = [c.split("=", 1) for c in columns.split("|")]
     return table([h for h, _ in cols], [[f.format(**i) for _, f in cols] for i in items])
 
@@ -48,23 +46,21 @@ def f2(values) -> str:
 
 def targets(imp, http, staff, phone) -> list[tuple]:
     """(engine, what, value, per round, target, met): every row of the targets table."""
-    out, pg = [], "postgresql"
+    out, pg, http = [], "postgresql", http or {}
     for r in (imp or {}).get("results", []):
         value = r.get("error") or f"{r['import_s']:.1f} s, {r['rows_s']:,.0f} rows/s, "
         value += "" if "error" in r else f"{r['peak_mb']:.0f} MB peak"
         what, goal = f"import of {imp['rows']:,} bills", f"≤ {60 * imp['rows'] / 1e6:g} s, ≤ 200 MB"
         out.append((r["engine"], what, value, "", goal, r.get("met", False)))
-    for x in (http or {}).get("ratios", []):
-        if x["conns"] == 64 and (x["target"] or x["name"] in INFO):
-            sign, bound = x["target"] or ("", 0)
-            goal = f"{sign.replace('>=', '≥').replace('<=', '≤')} {bound:.2f}"
+    for x in http.get("ratios", []):
+        if x["conns"] == 64 and ((t := x["target"]) or x["name"] in INFO):
+            goal = f"{t[0].replace('>=', '≥').replace('<=', '≤')} {t[1]:.2f}" if t else "—"
             row = (x["engine"], x["name"] + " (64 conns)", f"{x['value']:.2f}", f2(x["per_round"]))
-            out.append((*row, goal if x["target"] else "—", x["met"]))
-    if c := (http or {}).get("constant_rate"):
-        value = f"{c['p99_ms']:.1f} ms (p50 {c['p50_ms']:.1f}; {c['achieved']:.0f} of "
-        value += f"{c['offered']:.0f} req/s offered)"
+            out.append((*row, goal, x["met"]))
+    if c := http.get("constant_rate"):
+        value = "{p99_ms:.1f} ms (p50 {p50_ms:.1f}; {achieved:.0f} of {offered:.0f} req/s offered)"
         what = "lookup p99, constant rate: half its capacity"
-        out.append((pg, what, value, "", "≤ 20 ms", c["met"]))
+        out.append((pg, what, value.format(**c), "", "≤ 20 ms", c["met"]))
     if staff:
         q = [x for x in staff["queries"] if x["met"] is not None]
         worst, peak = max(q, key=lambda x: x["p50"]), max(e["peak"] for e in staff["exports"])
@@ -125,8 +121,9 @@ def http_part(h: dict) -> list[str]:
     out += ["### Events", ""]
     for e, v in h["events"].items():
         ok = "one receipt e-mail and one webhook each" if v["ok"] else "**not one of each**"
-        out += [f"- {e}: {v['applied']:,} applied, other {v['other']}, repeated {v['wraps']}, "
-                f"outbox {v['outbox']}: {ok}."]  # fmt: skip
+        out += [f"- {e}: {v['applied']:,} applied by two workers at "
+                f"{v.get('worker_rate', 0):,.0f} events/s after the runs, other {v['other']}, "
+                f"repeated {v['wraps']}, outbox {v['outbox']}: {ok}."]  # fmt: skip
     out += ["", "### SQL per request and plans (one request in-process)", ""]
     for e, kinds in h["traces"].items():
         for kind, t in kinds.items():
@@ -197,7 +194,9 @@ def readme(imp, http, staff, phone) -> str:
 
 
 def main(argv: list[str]) -> int:
-    quick = "--quick" in argv
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="http-quick.json -> bench/out")
+    quick = parser.parse_args(argv).quick
     parts = load("import"), load("http-quick" if quick else "http"), load("staff"), load("phone")
     doc = OUT / "BENCHMARKS-quick.md" if quick else ROOT / "docs" / "BENCHMARKS.md"
     doc.write_text(render(*parts, quick) + "\n")

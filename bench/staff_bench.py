@@ -26,15 +26,13 @@ BANKS = [("1007", "Bancolombia")] * 6 + [("1051", "Banco Davivienda")] * 3 + [
 ]  # fmt: skip
 
 
-def arr(values) -> str:
-    return "(ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "])"
-
-
-def amount(x: str) -> str:  # a bill's amount from its id: $ 15.000 to $ 350.000 in 100-peso steps
-    return f"(1500000 + (({x})::bigint * 7919 % 3351) * 10000)"
-
-
 def fill_sql(n: int) -> list[str]:
+    def arr(values) -> str:
+        return "(ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "])"
+
+    def amount(x: str) -> str:  # a bill's amount from its id: $ 15.000 to $ 350.000, 100-peso steps
+        return f"(1500000 + (({x})::bigint * 7919 % 3351) * 10000)"
+
     k = n // 3 // 2 * 2  # clients (each pays about monthly); even, so a client keeps its tenant
     name = f"{arr(FIRST_NAMES)}[1 + c % {len(FIRST_NAMES)}] || ' ' || "
     name += f"{arr(LAST_NAMES)}[1 + c / {len(FIRST_NAMES)} % {len(LAST_NAMES)}]"
@@ -91,14 +89,13 @@ def measure(url: str, reps: int) -> list[dict]:
           b.bill_number, a.cus, a.document_number, a.payer_email FROM payment_attempts a JOIN
           bills b ON b.id = a.id WHERE a.tenant = :t AND a.cus IS NOT NULL
           ORDER BY md5(a.id::text) LIMIT :n"""), {"t": TENANT, "n": reps + 3}).all()  # fmt: skip
-        after = list_payments(TENANT, Filters(**week)).next_cursor
+        results, after = [], list_payments(TENANT, Filters(**week)).next_cursor
         cases = [("list, default view (last 7 days), with totals", week, None),
                  ("list, next page (keyset)", week, after), (RANGE, month, None)]  # fmt: skip
         for key, value in (("status", "declined"), ("method", "CARD"), ("bank", "davivienda")):
             cases.insert(-1, (f"filter: {key} {value}", week | {key: value}, None))
         labels = ("reference", "client number (0-padded)", "bill number", "CUS", "document")
         cases += [(f"search: {label}", col, None) for col, label in enumerate((*labels, "e-mail"))]
-        results = []
         for name, spec, cursor in cases:
             times = []
             for sample in samples:  # a search alone: the page then sets no dates
@@ -121,28 +118,24 @@ def export_span(url: str, payments: int) -> dict:
       count(DISTINCT a.id), count(*) FROM payment_attempts a JOIN attempt_bills ab ON
       ab.attempt_id = a.id WHERE a.tenant = '{TENANT}' AND a.status = 'approved' GROUP BY 1
       ORDER BY 1 DESC""", url=url)[1:]  # fmt: skip
-    span = {"end": days[0][0], "payments": 0, "lines": 0}
+    s = {"end": days[0][0], "payments": 0, "lines": 0}
     for day, count, lines in days:
-        if span["payments"] < payments:
-            span |= {"start": day, "payments": span["payments"] + count}
-            span["lines"] += lines
-    return span
+        if s["payments"] < payments:
+            s |= {"start": day, "payments": s["payments"] + count, "lines": s["lines"] + lines}
+    return s
 
 
 def export_child(url: str, fmt: str, start: str, end: str) -> dict:
-    """In a child process (common.child): one export streamed to a byte counter; its RSS before
-    and peak (VmHWM reset before)."""
+    """In a child (common.child): one export streamed to a byte counter; RSS before, peak."""
     with common.app_for(url).app_context():
         tenant = current_app.extensions["gaspay.tenants"][TENANT]
         db.session.execute(db.text("SELECT 1")).close()  # connected before the measure
-        before, size, started = common.kib("VmRSS"), 0, time.perf_counter()
+        before, started = common.mb("VmRSS"), time.perf_counter()
         common.reset_peak()
-        for chunk in build(tenant, fmt, *map(dt.date.fromisoformat, (start, end))).chunks:
-            size += len(chunk)
-        seconds, peak = time.perf_counter() - started, common.kib("VmHWM")
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "bytes": size, "before": before / 1024, "peak": peak / 1024,
-            "maxrss": maxrss / 1024}  # fmt: skip
+        size = sum(map(len, build(tenant, fmt, *map(dt.date.fromisoformat, (start, end))).chunks))
+        seconds, peak = time.perf_counter() - started, common.mb("VmHWM")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "bytes": size, "before": before, "peak": peak, "maxrss": maxrss}
 
 
 def main(argv: list[str]) -> int:
