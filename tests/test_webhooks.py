@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from gaspay.db import write_unit
 from gaspay.extensions import db
-from gaspay.outbox import OutboxMessage, retry
+from gaspay.outbox import DEFAULT_SCHEDULE, OutboxMessage, retry
 from gaspay.outbox.queue import claim
 from gaspay.payments import inbox
 from gaspay.payments import transitions as T
@@ -297,14 +297,50 @@ def test_an_event_claimed_by_a_killed_worker_is_applied_once_its_lease_ends(
     assert status_of(attempt) == T.APPROVED and transitions_count() == 2
 
 
-def test_a_tenant_that_is_no_longer_configured_fails_the_stored_event_for_good(
+def test_a_stored_event_for_a_tenant_the_worker_does_not_know_yet_is_retried(
     client, app, attempt, insesp
 ):
+    """A worker started before the tenant was added: the event waits for one that knows it."""
     body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
     assert client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code == 200
     with write_unit():
-        db.session.execute(update(OutboxMessage).values(tenant="gone"))
+        db.session.execute(update(OutboxMessage).values(tenant="nueva"))
     apply_events()
     [message] = stored_events()
-    assert message.status == "failed" and "gone" in message.last_error
+    assert (message.status, message.failures) == ("pending", 1) and "nueva" in message.last_error
     assert status_of(attempt) == T.PENDING
+
+
+def test_a_stored_event_that_fails_for_good_is_logged_and_told_to_the_company(
+    client, app, attempt, insesp, monkeypatch, caplog
+):
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    assert client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code == 200
+    monkeypatch.setattr(inbox, "apply_notice", lambda *args: "unavailable")
+    with write_unit():  # the schedule's last attempt
+        db.session.execute(update(OutboxMessage).values(failures=len(DEFAULT_SCHEDULE)))
+    apply_events()
+    [message] = stored_events()
+    assert message.status == "failed"
+    assert f"message {message.id}" in caplog.text and "not applied" in caplog.text
+    [mail] = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "event_trouble")
+    ).all()
+    text = json.loads(mail.payload)["text"]
+    assert mail.destination == insesp.support_email
+    assert attempt.reference in text and f"flask outbox retry {message.id}" in text
+    assert status_of(attempt) == T.PENDING
+
+
+@pytest.mark.parametrize("odd", ["deeply-nested", "lone-surrogate"])
+def test_an_odd_unsigned_field_does_not_stop_an_authentic_event(client, attempt, insesp, odd):
+    """Fields outside the signature are the sender's to fill: the event is stored and applied."""
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    event = json.loads(body)
+    extra = {"full_name": "Ana \ud800"}  # json.dumps writes it as the escape "\\ud800"
+    if odd == "deeply-nested":
+        for _ in range(900):
+            extra = {"a": extra}
+    event["data"]["transaction"]["customer_data"] = extra
+    assert post(client, json.dumps(event), headers).outcome == "applied"
+    assert status_of(attempt) == T.APPROVED

@@ -67,6 +67,10 @@ def enqueue(
     if not session.in_transaction():
         raise NotInTransaction("enqueue() must run inside the caller's write unit")
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): escaped, not refused
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
     if len(body) > MAX_PAYLOAD:
         raise ValueError(f"outbox payload too large ({len(body)} characters)")
     now = utcnow()

@@ -5,7 +5,9 @@ The webhook verifies the notification (the adapter, before anything is read from
 from (tenant, provider, event key): a second copy of the same event fails on that unique key
 and is answered "duplicate" without a second row. The worker applies each stored event with
 ``events.apply_notice`` — the same code, the same audit row — and retries it by the outbox's
-schedule when the gateway could not be queried about a hint (PlacetoPay never re-sends one).
+schedule when the gateway could not be queried about a hint (PlacetoPay never re-sends one),
+or when the worker does not know the tenant yet (its configuration is older than the web
+servers'). One that fails for good is logged and told to the company's support address.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import dataclasses
 import hashlib
 import logging
 
-from flask import current_app
+from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
@@ -36,7 +38,10 @@ def event_uid(tenant: str, provider: str, event_key: str) -> str:
 
 def receive(tenant: Tenant, provider: str, notice: Notice) -> str:
     """Store one verified notification for the worker: "queued", or "duplicate" for a copy."""
-    payload = {"provider": provider, "notice": dataclasses.asdict(notice)}
+    # Field by field: asdict would copy the event's own JSON recursively (a deep one overflows).
+    fields = {f.name: getattr(notice, f.name) for f in dataclasses.fields(notice)}
+    fields["answer"] = dataclasses.asdict(notice.answer) if notice.answer else None
+    payload = {"provider": provider, "notice": fields}
     try:
         with write_unit():
             enqueue(
@@ -61,8 +66,8 @@ def _notice(data: dict) -> Notice:
 def apply_stored(job: Job) -> Outcome | None:
     """The worker's handler: apply one stored event; a failed query is retried later."""
     tenant = current_app.extensions["gaspay.tenants"].get(job.tenant or "")
-    if tenant is None:
-        return Outcome(ok=False, error=f"tenant {job.tenant!r} is not configured", final=True)
+    if tenant is None:  # retried: a worker started before the tenant was added knows it later
+        return Outcome(ok=False, error=f"tenant {job.tenant!r} is not configured")
     notice = _notice(job.payload["notice"])
     outcome = apply_notice(tenant, job.payload["provider"], notice)
     if outcome == "unavailable":
@@ -70,5 +75,43 @@ def apply_stored(job: Job) -> Outcome | None:
     return None
 
 
+def on_final_failure(job: Job, outcome: Outcome) -> None:
+    """Inside the write unit recording it: the operator's log, and the company's staff told."""
+    notice = job.payload["notice"]
+    log.error(
+        "stored %s event %s for %s not applied after %s attempts (message %s): %s",
+        job.payload["provider"],
+        notice.get("txn_id"),
+        job.tenant,
+        job.number,
+        job.id,
+        outcome.error,
+    )
+    tenant = current_app.extensions["gaspay.tenants"].get(job.tenant or "")
+    if tenant is None or not tenant.support_email:
+        return
+    text = render_template(
+        "payments/event_trouble.txt",
+        tenant=tenant,
+        provider={"wompi": "Wompi", "placetopay": "PlacetoPay"}.get(job.payload["provider"]),
+        reference=notice.get("reference"),
+        txn_id=notice.get("txn_id"),
+        attempts=job.number,
+        error=outcome.error,
+        message_id=job.id,
+    )
+    enqueue(
+        "email",
+        {
+            "to": tenant.support_email,
+            "subject": f"{tenant.name}: un aviso de la pasarela no se pudo aplicar",
+            "text": text,
+        },
+        tenant=tenant.slug,
+        topic="event_trouble",
+        destination=tenant.support_email,
+    )
+
+
 def register_jobs() -> None:
-    register_handler(KIND, apply_stored)
+    register_handler(KIND, apply_stored, on_final_failure=on_final_failure)
