@@ -15,6 +15,8 @@ The API other features use (a contract):
 - ``retry(message_id, *, tenant=None)``, ``get_message(message_id, *, tenant=None)``,
   ``list_messages(*, tenant=None, status=None, kind=None, limit=50)``,
   ``messages_for(tenant, subject_type, subject_id)`` — for the CLI and staff pages.
+- ``tell_support(tenant, subject, text, *, topic, about=None)`` — in the caller's write unit: a
+  plain-text e-mail to the company's support address.
 - ``run_pending(kinds=None, *, timeout=10.0)`` — deliver what is due now (tests, CLI).
 
 Configuration (``GASPAY_`` + name): ``WORKER_POLL_SECONDS`` (2), ``WORKER_RECONCILE_SECONDS``
@@ -45,6 +47,7 @@ from gaspay.outbox.queue import (
     list_messages,
     messages_for,
     retry,
+    tell_support,
 )
 from gaspay.outbox.registry import (
     DEFAULT_SCHEDULE,
@@ -80,6 +83,7 @@ __all__ = [
     "register_handler",
     "retry",
     "run_pending",
+    "tell_support",
     "unregister_handler",
 ]
 

@@ -94,6 +94,20 @@ def enqueue(
     return message
 
 
+def tell_support(
+    tenant, subject: str, text: str, *, topic: str, about: tuple[str, int] | None = None
+) -> OutboxMessage:
+    """Inside the caller's write unit: a plain-text e-mail to the company's support address."""
+    return enqueue(
+        "email",
+        {"to": tenant.support_email, "subject": subject, "text": text},
+        tenant=tenant.slug,
+        topic=topic,
+        destination=tenant.support_email,
+        subject=about,
+    )
+
+
 # --- configuration ----------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from gaspay.extensions import db
 from gaspay.outbox.models import DISABLED, PENDING, DisabledEndpoint, OutboxMessage
-from gaspay.outbox.queue import enqueue
+from gaspay.outbox.queue import enqueue, tell_support
 from gaspay.outbox.registry import Job, Outcome
 from gaspay.tenancy.webhooks import WebhookEndpoint
 from gaspay.timeutil import utcnow
@@ -307,17 +307,12 @@ def on_final_failure(job: Job, outcome: Outcome) -> None:
         error=outcome.error,
         gone=bool(outcome.extra.get("gone")),
     )
-    enqueue(
-        "email",
-        {
-            "to": tenant.support_email,
-            "subject": f"{tenant.name}: avisos de pago sin entregar a su sistema de facturación",
-            "text": text,
-        },
-        tenant=tenant.slug,
+    tell_support(
+        tenant,
+        f"{tenant.name}: avisos de pago sin entregar a su sistema de facturación",
+        text,
         topic="webhook_trouble",
-        destination=tenant.support_email,
-        subject=(job.subject_type, job.subject_id) if job.subject_type else None,
+        about=(job.subject_type, job.subject_id) if job.subject_type else None,
     )
 
 

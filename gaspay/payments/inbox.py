@@ -20,7 +20,7 @@ from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
-from gaspay.outbox import Job, Outcome, enqueue, register_handler
+from gaspay.outbox import Job, Outcome, enqueue, register_handler, tell_support
 from gaspay.payments.events import apply_notice
 from gaspay.payments.gateway import GatewayAnswer, Notice
 from gaspay.tenancy.config import Tenant
@@ -100,16 +100,11 @@ def on_final_failure(job: Job, outcome: Outcome) -> None:
         error=outcome.error,
         message_id=job.id,
     )
-    enqueue(
-        "email",
-        {
-            "to": tenant.support_email,
-            "subject": f"{tenant.name}: un aviso de la pasarela no se pudo aplicar",
-            "text": text,
-        },
-        tenant=tenant.slug,
+    tell_support(
+        tenant,
+        f"{tenant.name}: un aviso de la pasarela no se pudo aplicar",
+        text,
         topic="event_trouble",
-        destination=tenant.support_email,
     )
 
 
