@@ -86,7 +86,10 @@ def load_config(app: Flask, test_config: dict | None = None) -> None:
     app.config["PRODUCTION"] = production
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
     # No pool_pre_ping: gaspay.db tests a connection only after it sat idle (DB_PING_AFTER_IDLE).
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # hide_parameters: an error (in a log, a delivery's last_error) never echoes bound values,
+    # which are payers' data.
+    options = {"hide_parameters": True} | dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if production:
         app.debug = False
         app.config.update(

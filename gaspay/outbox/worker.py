@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.exc import DBAPIError
 
 from gaspay.extensions import db
 from gaspay.outbox import queue, registry
@@ -35,6 +36,18 @@ DEFAULT_POLL_SECONDS = 2.0
 DEFAULT_RECONCILE_SECONDS = 60.0
 DEFAULT_BATCH = 10
 MAX_BATCHES_PER_PASS = 100
+
+
+def error_text(exc: Exception) -> str:
+    """What a delivery keeps of a handler's exception: a database error by its kinds alone.
+
+    A database's message quotes the row it refused (PostgreSQL's ``DETAIL: Failing row
+    contains (...)``, ``Key (email)=(...)``): a payer's data, which the delivery and the
+    message's ``last_error`` must not copy. The log keeps the whole error for the operator.
+    """
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc).__name__} ({type(exc.orig).__name__}): see the worker's log"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -141,7 +154,7 @@ class Worker:
             except Exception as exc:  # a handler's bug must not stop the worker
                 log.exception("outbox %s %s: handler raised", job.kind, job.id)
                 db.session.rollback()
-                outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+                outcome = Outcome(ok=False, error=error_text(exc))
         duration_ms = int((time.monotonic() - began) * 1000)
         _end_reads()
         status = queue.record(job, self.name, outcome, started_at, duration_ms)
