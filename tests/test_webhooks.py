@@ -332,6 +332,30 @@ def test_a_stored_event_that_fails_for_good_is_logged_and_told_to_the_company(
     assert status_of(attempt) == T.PENDING
 
 
+def test_a_copy_of_an_event_that_failed_for_good_is_tried_again(
+    client, app, attempt, insesp, monkeypatch
+):
+    """The gateway (or its operator) sending the event again after the worker gave up on it:
+    the stored one is due again and applied; a copy of an applied one stays a duplicate."""
+    body, headers = fakes.event(txn_for(attempt), insesp.wompi.events_secret)
+    assert client.post("/insesp/webhooks/wompi", data=body, headers=headers).status_code == 200
+    with monkeypatch.context() as patched:
+        patched.setattr(inbox, "apply_notice", lambda *args: "unavailable")
+        with write_unit():  # the schedule's last attempt
+            db.session.execute(update(OutboxMessage).values(failures=len(DEFAULT_SCHEDULE)))
+        apply_events()
+    assert [m.status for m in stored_events()] == ["failed"]
+    again = client.post("/insesp/webhooks/wompi", data=body, headers=headers)
+    assert again.json == {"status": "ok", "outcome": "queued"}
+    [message] = stored_events()
+    assert (message.status, message.failures) == ("pending", 0)
+    apply_events()
+    assert status_of(attempt) == T.APPROVED and [m.status for m in stored_events()] == ["delivered"]
+    third = client.post("/insesp/webhooks/wompi", data=body, headers=headers)
+    assert third.json == {"status": "ok", "outcome": "duplicate"}
+    assert len(stored_events()) == 1 and transitions_count() == 2
+
+
 @pytest.mark.parametrize("odd", ["deeply-nested", "lone-surrogate"])
 def test_an_odd_unsigned_field_does_not_stop_an_authentic_event(client, attempt, insesp, odd):
     """Fields outside the signature are the sender's to fill: the event is stored and applied."""

@@ -47,6 +47,7 @@ from gaspay.outbox.queue import (
     list_messages,
     messages_for,
     retry,
+    revive_failed,
     tell_support,
 )
 from gaspay.outbox.registry import (
@@ -82,6 +83,7 @@ __all__ = [
     "messages_for",
     "register_handler",
     "retry",
+    "revive_failed",
     "run_pending",
     "tell_support",
     "unregister_handler",

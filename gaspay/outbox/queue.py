@@ -361,6 +361,21 @@ def retry(message_id: int, *, tenant: str | None = None) -> OutboxMessage | None
     return message
 
 
+def revive_failed(uid: str) -> bool:
+    """A failed-for-good message of this ``uid`` made due again, now (its own write unit): True
+    when there was one. A copy of it arriving later is a reason to try it once more."""
+    now = utcnow()
+    with write_unit():
+        revived = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.uid == uid, OutboxMessage.status == FAILED)
+            .values(status=PENDING, failures=0, next_attempt_at=now, lease_until=None)
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return revived == 1
+
+
 def get_message(message_id: int, *, tenant: str | None = None) -> OutboxMessage | None:
     query = (
         select(OutboxMessage)

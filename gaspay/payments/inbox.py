@@ -20,7 +20,7 @@ from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from gaspay.db import write_unit
-from gaspay.outbox import Job, Outcome, enqueue, register_handler, tell_support
+from gaspay.outbox import Job, Outcome, enqueue, register_handler, revive_failed, tell_support
 from gaspay.payments.events import apply_notice
 from gaspay.payments.gateway import GatewayAnswer, Notice
 from gaspay.tenancy.config import Tenant
@@ -37,21 +37,23 @@ def event_uid(tenant: str, provider: str, event_key: str) -> str:
 
 
 def receive(tenant: Tenant, provider: str, notice: Notice) -> str:
-    """Store one verified notification for the worker: "queued", or "duplicate" for a copy."""
+    """Store one verified notification for the worker: "queued", or "duplicate" for a copy.
+
+    A copy of an event whose stored one failed for good (the worker gave up on it) makes that
+    one due again, "queued": the gateway sending it again is a reason to try once more.
+    """
     # Field by field: asdict would copy the event's own JSON recursively (a deep one overflows).
     fields = {f.name: getattr(notice, f.name) for f in dataclasses.fields(notice)}
     fields["answer"] = dataclasses.asdict(notice.answer) if notice.answer else None
     payload = {"provider": provider, "notice": fields}
+    uid = event_uid(tenant.slug, provider, notice.key)
     try:
         with write_unit():
-            enqueue(
-                KIND,
-                payload,
-                tenant=tenant.slug,
-                topic=f"{provider}.event",
-                uid=event_uid(tenant.slug, provider, notice.key),
-            )
+            enqueue(KIND, payload, tenant=tenant.slug, topic=f"{provider}.event", uid=uid)
     except IntegrityError:
+        if revive_failed(uid):
+            log.warning("%s event for %s: a copy of a failed one, due again", provider, tenant.slug)
+            return QUEUED
         log.info("%s event for %s: duplicate", provider, tenant.slug)
         return DUPLICATE
     return QUEUED
