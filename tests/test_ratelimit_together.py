@@ -93,3 +93,25 @@ def test_the_lookup_page_itself_is_not_counted(poster):
     post = poster("memory://", LOOKUP_RATE_LIMIT="1 per minute")
     assert post("21053") == 200
     assert post("21054") == 429
+
+
+def test_flask_limiters_own_pass_skips_only_views_counted_together(app, client, monkeypatch):
+    """The lookup's limits are all counted by ``limits_together``: the library's pass, which
+    it skips there, would have found none of its own; every other view keeps that pass."""
+    from flask_limiter.util import get_qualified_name
+
+    from gaspay.extensions import limiter
+
+    together = {e: v for e, v in app.view_functions.items() if getattr(v, "limits_together", 0)}
+    assert {e.rpartition(".")[2] for e in together} == {"lookup"}
+    manager = limiter.limit_manager
+    assert not manager.application_limits and not manager.default_limits
+    for endpoint, view in together.items():
+        assert not manager.decorated_limits(get_qualified_name(view)), endpoint
+        assert not manager.blueprint_limits(app, endpoint.rpartition(".")[0]), endpoint
+    passes = []
+    resolve = manager.resolve_limits
+    monkeypatch.setattr(manager, "resolve_limits", lambda *a: passes.append(a[1]) or resolve(*a))
+    client.get("/insesp/factura")
+    client.get("/insesp/factura/seleccion")  # decorated by the library: its pass runs
+    assert set(passes) == {"insesp.billing.selection"}

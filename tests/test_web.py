@@ -73,6 +73,12 @@ def test_unknown_page_is_spanish_404(client):
 def test_pages_and_static_files_are_compressed(client):
     page = client.get("/insesp/factura", headers={"Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip"
+    browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}  # pages: gzip first (the module)
+    assert client.get("/insesp/factura", headers=browser).headers["Content-Encoding"] == "gzip"
+    brotli_only = client.get("/insesp/factura", headers={"Accept-Encoding": "br"})
+    assert brotli_only.headers["Content-Encoding"] == "br"
+    with client.get("/static/vendor/htmx-2.0.11.min.js", headers=browser) as static:
+        assert static.headers["Content-Encoding"] == "br"  # compressed once: Brotli pays
     with client.get(
         "/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "br, gzip"}
     ) as response:

@@ -1,8 +1,11 @@
 """Compressed responses: pages through Flask-Compress, static files compressed once, in memory.
 
 Payers are on mobile data: every page with its CSS and htmx must weigh little on the wire.
-Static files are few and small, so each is compressed once per encoding and kept; pages are
-compressed per response (they are a few kilobytes).
+Static files are few and small, so each is compressed once per encoding (Brotli, at its best)
+and kept; pages are compressed per response, gzip first: a page is a few kilobytes, where Brotli
+saves about 4 % of the bytes (the lookup's 1,679 B -> 1,609 B, inside the first TCP window
+either way) for about 70 % more CPU (0.27 ms against 0.16 ms of a 2.8 ms lookup, measured in
+process). A client that takes only Brotli gets Brotli.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _compressed(path: str, encoding: str) -> bytes:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_ALGORITHM", ["gzip", "br"])  # pages: see above
     app.config.setdefault("COMPRESS_STREAMS", False)  # static files are handled below
     app.config.setdefault("COMPRESS_MIN_SIZE", MIN_SIZE)
     Compress(app)
