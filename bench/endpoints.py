@@ -1,7 +1,6 @@
 """The HTTP benchmark's `/_bench` ceilings and floors, not the product's: ``bench_app()`` only."""
 
 import functools
-import random
 import threading
 
 import psycopg
@@ -20,19 +19,13 @@ _local = threading.local()
 
 
 def _tenant(slug: str):
-    tenant = current_app.extensions["gaspay.tenants"].get(slug)
-    return tenant if tenant is not None else abort(404)
+    return current_app.extensions["gaspay.tenants"].get(slug) or abort(404)
 
 
-@bp.get("/bare")  # GET and POST: the framework's ceiling
-def bare_get():
-    return "ok"
-
-
-@bp.post("/bare")
+@bp.route("/bare", methods=["GET", "POST"])  # the framework's ceiling (a GET's answer: text)
 @csrf.exempt
-def bare_post():
-    return {"status": "ok"}
+def bare():
+    return "ok" if request.method == "GET" else {"status": "ok"}
 
 
 @bp.get("/query/<slug>")  # + the lookup's ORM query
@@ -65,8 +58,8 @@ def driver_floor(slug: str):
 @bp.post("/write")  # bare POST + one committed UPDATE of a bill: the one-write floor
 @csrf.exempt
 def write_floor():
-    bill_id = request.args.get("id", type=int) or random.randint(1, 1000)
-    db.session.execute(update(Bill).where(Bill.id == bill_id).values(updated_at=func.now()))
+    match = Bill.id == request.args.get("id", type=int)
+    db.session.execute(update(Bill).where(match).values(updated_at=func.now()))
     db.session.commit()
     return {"status": "ok"}
 

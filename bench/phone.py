@@ -13,6 +13,7 @@ from pathlib import Path
 
 import common
 from playwright.sync_api import sync_playwright
+from report import STEPS
 
 ROOT, BIN = common.ROOT, Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -24,7 +25,6 @@ PHONE = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_m
 PHONE.update(has_touch=True, user_agent=UA, locale="es-CO", timezone_id="America/Bogota")
 NET = {"offline": False, "latency": 400, "downloadThroughput": 50_000, "uploadThroughput": 50_000}
 NETWORK = {"down_kbps": 400, "up_kbps": 400, "rtt_ms": 400}  # NET, as reported
-STEPS = ("first page", "bill after Continuar", "PSE step")  # report.py's STEPS
 RUNS, CLIENT, BANK = 5, "0021053", "A continuación seleccione su banco"
 TAP = "addEventListener('click', () => sessionStorage.tap = Date.now(), true)"  # across pages
 RENDERED = "s => document.querySelector(s)?.getBoundingClientRect().height > 0"
