@@ -97,6 +97,30 @@ def test_filter_shows_only_no_pagado_as_page_and_fragment(client, customer, noti
     assert "Aviso pagado" in everything and "Aviso en proceso" in everything
 
 
+def test_the_list_reads_the_customer_then_their_notices(client, customer, notice):
+    """Two statements: the login check reads the customer alone; the notices' query finds
+    their client numbers itself. A filter leaving no notice still knows they have numbers."""
+    from sqlalchemy import event
+
+    notice(concept="Aviso por pagar")
+    logged_in(client)
+    seen = []
+    with client.application.app_context():
+        engine = db.engine
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        html = client.get(f"{BASE}/avisos").get_data(as_text=True)
+        reads = [q for q in seen if q.split(None, 1)[0] != "BEGIN"]  # SQLite's own BEGIN
+        filtered = client.get(f"{BASE}/avisos?estado=no-pagado&x=1").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert "Aviso por pagar" in html
+    assert [q.split(None, 1)[0] for q in reads] == ["SELECT", "SELECT"], reads
+    assert "customer_clients" not in reads[0] and "customer_clients" in reads[1]
+    assert "aún no tiene números de cliente asociados" not in filtered
+
+
 def test_customer_without_client_numbers_is_told_what_to_do(client, app):
     make_customer(email="nuevo@interservicios.test", clients=())
     logged_in(client, email="nuevo@interservicios.test")

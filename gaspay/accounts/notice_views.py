@@ -21,10 +21,11 @@ from gaspay.web.templating import render
 @login_required
 def notices():
     only_unpaid = request.args.get("estado") == ONLY_UNPAID
+    notices = customer_notices(g.tenant, current_user, only_unpaid=only_unpaid)
     context = {
-        "notices": customer_notices(g.tenant, current_user, only_unpaid=only_unpaid),
+        "notices": notices,
         "only_unpaid": only_unpaid,
-        "has_clients": bool(current_user.client_numbers),
+        "has_clients": bool(notices) or bool(current_user.client_numbers),  # read if none
     }
     return render("accounts/notices.html", "accounts/_notices.html", **context)
 

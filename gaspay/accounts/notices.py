@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import Integer, bindparam, select
 
-from gaspay.accounts.models import Customer
+from gaspay.accounts.models import Customer, CustomerClient
 from gaspay.billing.models import UNPAID, Bill
 from gaspay.billing.rules import why_not_payable
 from gaspay.billing.services import held_by_column
@@ -67,11 +67,15 @@ def _notices(tenant: Tenant, rows) -> list[Notice]:
 @functools.cache
 def _notices_select(slug: str):
     """A customer's notices in one tenant, built once per tenant (building it cost a tenth of
-    the page's CPU): the client numbers are an expanding bound parameter."""
-    numbers = bindparam("numbers", expanding=True, type_=String)
+    the page's CPU): the customer is a bound parameter, their client numbers a subquery (the
+    login check then reads the customer alone)."""
+    linked = select(CustomerClient.client_number).where(
+        CustomerClient.tenant == slug,
+        CustomerClient.customer_id == bindparam("customer", type_=Integer),
+    )
     return (
         select(Bill, held_by_column(slug))
-        .where(Bill.tenant == slug, Bill.client_number.in_(numbers))
+        .where(Bill.tenant == slug, Bill.client_number.in_(linked))
         .order_by(Bill.due_on.desc(), Bill.id.desc())
         .limit(MAX_NOTICES)
     )
@@ -80,11 +84,11 @@ def _notices_select(slug: str):
 def _notice_rows(tenant: Tenant, customer: Customer, *where) -> list:
     """The only way into a customer's notices: (bill, attempt holding it) rows of this tenant
     whose client number is linked to the customer, newest first."""
-    if customer.tenant != tenant.slug or not customer.client_numbers:
-        return []  # defensive: never another tenant's; no number, no notice
+    if customer.tenant != tenant.slug:
+        return []  # defensive: never another tenant's
     statement = _notices_select(tenant.slug)
     statement = statement.where(*where) if where else statement
-    return db.session.execute(statement, {"numbers": customer.client_numbers}).all()
+    return db.session.execute(statement, {"customer": customer.id}).all()
 
 
 def customer_notices(tenant: Tenant, customer: Customer, *, only_unpaid: bool = False):

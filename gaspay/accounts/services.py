@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 
 from sqlalchemy import Integer, and_, bindparam, case, literal, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gaspay.accounts.models import Customer, CustomerClient, PasswordReset, Timestamp
@@ -51,19 +51,19 @@ def find_customer(slug: str, email: str) -> Customer | None:
 
 
 def get_customer(slug: str, customer_id: int) -> Customer | None:
-    """The customer with their linked client numbers, in one query (every page of the area
-    reads both: the login check, then the notices by client number)."""
-    return db.session.scalars(_customer_select(slug), {"id": customer_id}).unique().first()
+    """The customer alone (the login check of every page of the area): their client numbers
+    are read when asked for; the notices' query reads them itself, as a subquery."""
+    return db.session.scalars(_customer_select(slug), {"id": customer_id}).first()
 
 
 @functools.cache
 def _customer_select(slug: str):
-    """Built once per tenant (the login check of every page; building a select costs about
-    what running it does): the id is a bound parameter."""
+    """Built once per tenant (building a select costs about what running it does): the id is
+    a bound parameter."""
     return (
         customers_query(slug)
         .where(Customer.id == bindparam("id", type_=Integer))
-        .options(joinedload(Customer.clients))
+        .options(lazyload(Customer.clients))
     )
 
 
