@@ -263,10 +263,17 @@ class World:
                 text=True,
             )
             process.log = log
+            process.started = False
             self.workers.append(process)
         deadline = time.monotonic() + 60
         for process in self.workers:  # each one up (its signal handlers set) before going on
-            while " started: poll" not in self.worker_log(process):
+            # The whole log: once a worker has applied enough, its first line is no longer in
+            # the tail that worker_log shows. A worker seen started is not asked again.
+            while not process.started:
+                process.log.seek(0)
+                process.started = " started: poll" in process.log.read()
+                if process.started:
+                    break
                 assert process.poll() is None, self.worker_log(process)
                 assert time.monotonic() < deadline, "a worker did not start within 60 s"
                 time.sleep(0.05)
