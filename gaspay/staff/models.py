@@ -130,6 +130,9 @@ Index(
     _A.id,
     _A.amount_cents,
 )
+# The bank filter's choices: the tenant's distinct bank names, read by a loose index scan
+# (migration 0008).
+Index("ix_payment_attempts_tenant_bank", _A.tenant, _A.bank_name)
 # Exports and the overview: approved money by approval time.
 Index("ix_payment_attempts_tenant_status_final", _A.tenant, _A.status, _A.finalized_at)
 # The search by CUS, payer document and payer e-mail (e-mails are searched lower-cased).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import requests
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from gaspay.extensions import db
@@ -75,6 +76,35 @@ def test_list_filters_by_colombian_dates_status_method_and_bank(app, approved, i
     assert refs("insesp", method="CARD") == []
 
 
+def test_the_bank_filter_reads_the_tenants_bank_names_then_filters_by_equality(
+    app, insesp, interservicios, make_bill
+):
+    bogota = open_pse_attempt(insesp, make_bill(client="11"), bank_name="Banco de Bogotá")
+    davi = open_pse_attempt(insesp, make_bill(client="12"), bank_name="DAVIVIENDA")
+    open_pse_attempt(insesp, make_bill(client="13"))  # no bank yet: never a bank's payment
+    theirs = make_bill(tenant="interservicios", client="14")
+    open_pse_attempt(interservicios, theirs, bank_name="Banco de Bogotá Otro")
+    db.session.rollback()
+    assert P.known_banks("insesp") == ["Banco de Bogotá", "DAVIVIENDA"]  # theirs is not listed
+    assert refs("insesp", bank="bogota") == [bogota.reference]  # case and accents aside
+    assert refs("insesp", bank="BOGOTÁ ") == [bogota.reference]
+    assert set(refs("insesp", bank="a")) == {bogota.reference, davi.reference}
+    for nothing in ("otro", "%", "_", "nada"):  # another tenant's bank; no wildcards
+        assert refs("insesp", bank=nothing) == [], nothing
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        refs("insesp", bank="davi")
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    filtered = [q for q in statements if "bank_name IN" in q]
+    assert len(filtered) == 2 and not any(" LIKE " in q.upper() for q in statements)
+
+
 def test_keyset_pages_walk_every_payment_once_newest_first(app, approved, insesp, monkeypatch):
     monkeypatch.setattr(P, "PAGE_SIZE", 3)
     made = [approved(insesp, client=str(100 + i))[0] for i in range(8)]
@@ -122,6 +152,8 @@ def test_payments_page_without_javascript_and_with_htmx(client, app, approved, i
     assert attempt.reference in html and "$ 18.000" in html
     assert "(últimos 7 días)" in html and 'id="resultados"' in html
     assert '<label for="desde">Desde</label>' in html
+    # The bank field suggests the tenant's banks (a datalist: a plain text field without it).
+    assert 'list="bancos"' in html and '<option value="BANCOLOMBIA"></option>' in html
     fragment = client.get(f"{BASE}/pagos?q={attempt.reference}", headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
     assert text.startswith('<section id="resultados"') and "<html" not in text

@@ -71,6 +71,7 @@ def payments():
         "words": STATE_WORDS,
         "methods": P.METHODS,
         "gateways": P.GATEWAYS,
+        "banks": P.known_banks(g.tenant.slug),  # the bank field's suggestions
     }
     return render("staff/payments.html", "staff/_payments_results.html", **context), (
         200 if valid else 422
