@@ -437,6 +437,28 @@ def test_batches_are_separate_transactions(app, tmp_path, monkeypatch, database_
     assert latest_import().batches == 4 and count() == 10
 
 
+def test_on_postgresql_a_batch_prices_index_probes_for_itself_only(app, tmp_path, monkeypatch):
+    """The batch's joins probe bills' unique index per line (at the default random_page_cost
+    PostgreSQL read the whole table per statement instead); the setting ends with the batch,
+    never left on the pooled connection for the requests that use it next."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner setting")
+    monkeypatch.setattr(importer, "BATCH", 3)
+    default = db.session.execute(db.text("SHOW random_page_cost")).scalar_one()
+    db.session.commit()
+    inside = []
+    real = importer._write_batch
+
+    def spy(tenant, rows, lines, report):
+        real(tenant, rows, lines, report)
+        inside.append(db.session.execute(db.text("SHOW random_page_cost")).scalar_one())
+
+    monkeypatch.setattr(importer, "_write_batch", spy)
+    import_bills("insesp", write(tmp_path / "b.csv", [row(i) for i in range(1, 8)]))
+    assert inside == ["1.1"] * 3 and count() == 7
+    assert db.session.execute(db.text("SHOW random_page_cost")).scalar_one() == default != "1.1"
+
+
 def test_progress_moves_with_every_batch(app, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "BATCH", 2)
     monkeypatch.setattr(importer, "SQLITE_PAUSE_SECONDS", 0)
