@@ -1,5 +1,6 @@
 """What the benchmarks share: the machine, databases, child processes, gunicorn, JSON out."""
 
+import argparse
 import contextlib
 import functools
 import http.client
@@ -13,8 +14,13 @@ import time
 from importlib import import_module, metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
+import psycopg
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from gaspay import create_app
+
+ROOT, OUT = Path(__file__).resolve().parent.parent, Path(__file__).resolve().with_name("out")
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "bench")) if p not in sys.path]
 PG_ADMIN = os.environ.get("GASPAY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GASPAY_", "FLASK_"))}
@@ -37,10 +43,18 @@ def machine() -> dict:
             "versions": versions}  # fmt: skip
 
 
+def options(doc: str, argv: list[str], **defaults) -> argparse.Namespace:
+    """argv parsed: --name VALUE for each default, of its type (a bool's: --name, --no-name)."""
+    parser = argparse.ArgumentParser(description=doc)
+    for name, default in defaults.items():
+        flag, action = "--" + name.replace("_", "-"), argparse.BooleanOptionalAction
+        how = {"action": action} if isinstance(default, bool) else {"type": type(default)}
+        parser.add_argument(flag, default=default, help="%(default)s", **how)
+    return parser.parse_args(argv)
+
+
 def pg(*statements: str, url: str = PG_ADMIN, autocommit: bool = True) -> list[tuple]:
     """Statements through psycopg alone, in one transaction unless autocommit; the last's rows."""
-    import psycopg
-
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(dsn, autocommit=autocommit, connect_timeout=5) as conn:
         for statement in statements:
@@ -49,8 +63,6 @@ def pg(*statements: str, url: str = PG_ADMIN, autocommit: bool = True) -> list[t
 
 
 def pg_create(*names: str) -> list[str]:  # fresh databases (dropped first): their SQLAlchemy URLs
-    from sqlalchemy.engine import make_url
-
     pg_drop(*names)
     pg(*(f"CREATE DATABASE {n}" for n in names))
     url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg")
@@ -62,14 +74,10 @@ def pg_drop(*names: str) -> None:
 
 
 def app_for(url: str):
-    from gaspay import create_app
-
     return create_app({"DATABASE_URL": url, "SECRET_KEY": "b" * 40, "SANDBOX": True})
 
 
 def migrate(url: str) -> None:
-    from flask_migrate import upgrade
-
     with (app := app_for(url)).app_context():
         upgrade(directory=str(ROOT / "gaspay" / "migrations"))
         app.extensions["sqlalchemy"].session.remove()
@@ -133,9 +141,7 @@ def save(name: str, data: dict, started: float, argv: list[str]) -> None:
     end["wall_s"] = time.monotonic() - started
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(data | end, indent=1, default=str) + "\n")
-    import report
-
-    report.main(["--quick"] if name.endswith("-quick") else [])
+    import_module("report").main(["--quick"] if name.endswith("-quick") else [])  # imports common
 
 
 if __name__ == "__main__":  # child()'s other end

@@ -14,8 +14,7 @@ from gaspay.billing.services import lookup_bills, lookup_statement
 from gaspay.extensions import csrf, db
 
 bp = Blueprint("bench", __name__, url_prefix="/_bench")
-SENTINEL = "0BENCHSENTINEL0"
-_local = threading.local()
+SENTINEL, _local = "0BENCHSENTINEL0", threading.local()
 
 
 def _tenant(slug: str):
@@ -45,8 +44,7 @@ def driver_floor(slug: str):
     url = current_app.config["DATABASE_URL"]
     if not url.startswith("postgresql"):
         abort(404)
-    sql, params = compiled(slug)
-    number = normalise_number(request.args.get("n", ""))
+    (sql, params), number = compiled(slug), normalise_number(request.args.get("n", ""))
     args = {k: number if v == SENTINEL else v for k, v in params.items()}
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:

@@ -1,6 +1,5 @@
 """Bill import, SQLite and PostgreSQL side by side -> bench/out/import.json (bench/README.md)."""
 
-import argparse
 import csv
 import datetime as dt
 import random
@@ -62,11 +61,7 @@ def child(url: str, csv_path: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--engines", default="sqlite,postgresql")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
+    args = common.options(__doc__, argv, rows=1_000_000, engines="sqlite,postgresql", check=False)
     n, started, load, results = args.rows, time.monotonic(), common.machine()["load"], []
     with tempfile.TemporaryDirectory(prefix="hb-import-") as tmp:
         size = generate_csv(path := Path(tmp) / "bills.csv", n)

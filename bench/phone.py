@@ -1,6 +1,5 @@
 """The payer's pages on a slow 3G phone in Chromium -> bench/out/phone.json (bench/README.md)."""
 
-import argparse
 import os
 import re
 import statistics
@@ -140,14 +139,11 @@ def page_weights(browser, url: str) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)  # no options: --help only
+    common.options(__doc__, argv)  # no options: --help only
     started, load = time.monotonic(), common.machine()["load"]
-    with (  # a failure ends in a traceback and exit status 1, the portal stopped
-        tempfile.TemporaryDirectory(prefix="gaspay-phone-") as tmp,
-        portal(Path(tmp)) as url,
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    # a failure ends in a traceback and exit status 1, the portal stopped
+    with tempfile.TemporaryDirectory() as tmp, portal(Path(tmp)) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         common.log(f"portal {url}, Chromium {browser.version}; {RUNS} runs on slow 3G:")
         runs = [flow_run(browser, url) for _ in range(RUNS)]
         common.log("each page, empty cache, unthrottled:")

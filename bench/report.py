@@ -1,13 +1,12 @@
 """bench/out/*.json -> docs/BENCHMARKS.md and the README's table (bench/README.md); --quick."""
 
-import argparse
 import json
 import re
 import sys
 
-from common import OUT, ROOT
+from common import OUT, ROOT, options
 
-BLOCK = re.compile(r"^## (\w+)\n(.*?)\n*(?=^## |\Z)", re.M | re.S)  # bench/report.md's prose
+BLOCK = re.compile(r"^(\w+): (.*?)\n*(?=^\w+: |\Z)", re.M | re.S)  # bench/report.md: name: prose
 PROSE = dict(BLOCK.findall((ROOT / "bench" / "report.md").read_text()))
 NA = "not measured (run python bench/phone.py)"
 INFO = ("lookup / bare GET", "events / bare POST", "lookup / driver floor")
@@ -124,7 +123,7 @@ def http_part(h: dict) -> list[str]:
         out += [f"- {e}: {v['applied']:,} applied by two workers at "
                 f"{v.get('worker_rate', 0):,.0f} events/s after the runs, other {v['other']}, "
                 f"repeated {v['wraps']}, outbox {v['outbox']}: {ok}."]  # fmt: skip
-    out += ["", "### SQL per request and plans (one request in-process)", ""]
+    out += ["", "### SQL per request (one request in-process)", ""]
     for e, kinds in h["traces"].items():
         for kind, t in kinds.items():
             if "error" in t:
@@ -134,8 +133,6 @@ def http_part(h: dict) -> list[str]:
                     f"{t['calls']}, {t['redis']} Redis commands, HTTP {t['status']}", "", "```",
                     *(f"{i:>2}. {q}" for i, q in enumerate(t["statements"], 1)),
                     "```", ""]  # fmt: skip
-            for p in t["plans"] if kind != "notices" else []:
-                out += ["```", p["sql"], *[f"    {x}" for x in p["plan"]], "```", ""]
     for p in h.get("profiles", []):
         if "error" in p:
             out += [f"- a profile failed: {p['error']}", ""]
@@ -194,9 +191,7 @@ def readme(imp, http, staff, phone) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="http-quick.json -> bench/out")
-    quick = parser.parse_args(argv).quick
+    quick = options(__doc__, argv, quick=False).quick  # http-quick.json -> bench/out
     parts = load("import"), load("http-quick" if quick else "http"), load("staff"), load("phone")
     doc = OUT / "BENCHMARKS-quick.md" if quick else ROOT / "docs" / "BENCHMARKS.md"
     doc.write_text(render(*parts, quick) + "\n")

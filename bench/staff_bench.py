@@ -1,6 +1,5 @@
 """Staff payments list and exports at 1 M payments -> bench/out/staff.json (bench/README.md)."""
 
-import argparse
 import datetime as dt
 import resource
 import statistics
@@ -139,12 +138,8 @@ def export_child(url: str, fmt: str, start: str, end: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--export-payments", type=int, default=100_000)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
+    args = common.options(__doc__, argv, rows=1_000_000, reps=30, export_payments=100_000,
+                          check=False)  # fmt: skip
     started, load, exports = time.monotonic(), common.machine()["load"], []
     url = common.pg_create("hb_staff")[0]
     try:
