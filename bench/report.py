@@ -151,7 +151,7 @@ def render(imp, http, staff, phone, quick: bool) -> str:
     out += ["", "## Targets", "", PROSE["targets"], ""]
     rows = [(*r[:5], verdict(r[5])) for r in targets(imp, http, staff, phone)]
     out += table(["engine", "what", "value", "per round", "target", "verdict"], rows)
-    out += [PROSE["unmet"], ""] if any("not met" in r[5] for r in rows) else []
+    out += [PROSE["unmet"], ""] if not quick and any("not met" in r[5] for r in rows) else []
     out += http_part(http) if http else []
     if imp:
         out += ["## Import", "", PROSE["import"].format(**imp), ""]
