@@ -15,7 +15,6 @@ from importlib import import_module, metadata
 from pathlib import Path
 
 import psycopg
-from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from gaspay import create_app
@@ -77,9 +76,9 @@ def app_for(url: str):
     return create_app({"DATABASE_URL": url, "SECRET_KEY": "b" * 40, "SANDBOX": True})
 
 
-def migrate(url: str) -> None:
+def migrate(url: str) -> None:  # Alembic loaded here only: not in an export child's RSS
     with (app := app_for(url)).app_context():
-        upgrade(directory=str(ROOT / "gaspay" / "migrations"))
+        import_module("flask_migrate").upgrade(directory=str(ROOT / "gaspay" / "migrations"))
         app.extensions["sqlalchemy"].session.remove()
         app.extensions["sqlalchemy"].engine.dispose()
 
