@@ -154,25 +154,26 @@ def banks_named(slug: str, text: str) -> list[str]:
     return [name for name in known_banks(slug) if wanted in _folded(name)]
 
 
-def _filtered(slug: str, filters: Filters, columns) -> Select:
-    query = select(*columns).where(A.tenant == slug)
+def _conditions(slug: str, filters: Filters) -> list:
+    """The filter's WHERE, built once for the page and its totals (the bank names read once)."""
+    where = [A.tenant == slug]
     if filters.start or filters.end:
         low, high = day_bounds(
             filters.start or dt.date(2000, 1, 1), filters.end or dt.date(2999, 12, 31)
         )
-        query = query.where(A.created_at >= low, A.created_at < high)
+        where += [A.created_at >= low, A.created_at < high]
     if filters.status:
-        query = query.where(A.status == filters.status)
+        where.append(A.status == filters.status)
     if filters.method:
-        query = query.where(A.payment_method == filters.method)
+        where.append(A.payment_method == filters.method)
     if filters.gateway:
-        query = query.where(A.gateway == filters.gateway)
+        where.append(A.gateway == filters.gateway)
     if filters.bank:
         names = banks_named(slug, filters.bank)
-        query = query.where(A.bank_name.in_(names) if names else false())
+        where.append(A.bank_name.in_(names) if names else false())
     if filters.text:
-        query = query.where(A.id.in_(search_ids(slug, filters.text)))
-    return query
+        where.append(A.id.in_(search_ids(slug, filters.text)))
+    return where
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -197,7 +198,8 @@ def decode_cursor(text: str | None) -> tuple[dt.datetime, int] | None:
 
 
 def list_payments(slug: str, filters: Filters, cursor: str | None = None) -> Page:
-    query = _filtered(slug, filters, [A])
+    where = _conditions(slug, filters)
+    query = select(A).where(*where)
     after = decode_cursor(cursor)
     if after is not None:
         query = query.where(tuple_(A.created_at, A.id) < tuple_(*after))
@@ -209,17 +211,16 @@ def list_payments(slug: str, filters: Filters, cursor: str | None = None) -> Pag
     return Page(
         attempts=rows,
         next_cursor=encode_cursor(rows[-1]) if more and rows else None,
-        totals=filter_totals(slug, filters) if after is None else None,
+        totals=_totals(where) if after is None else None,
     )
 
 
-def filter_totals(slug: str, filters: Filters) -> list[tuple[str, int, int]]:
+def _totals(where: list) -> list[tuple[str, int, int]]:
     """Count and sum by status over the whole filter: an index-only scan of
     ``ix_payment_attempts_tenant_created`` (every filterable column rides in it)."""
     totals = db.session.execute(
-        _filtered(
-            slug, filters, [A.status, func.count(), func.coalesce(func.sum(A.amount_cents), 0)]
-        )
+        select(A.status, func.count(), func.coalesce(func.sum(A.amount_cents), 0))
+        .where(*where)
         .group_by(A.status)
         .order_by(A.status)
     ).all()

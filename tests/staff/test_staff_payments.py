@@ -101,8 +101,9 @@ def test_the_bank_filter_reads_the_tenants_bank_names_then_filters_by_equality(
         refs("insesp", bank="davi")
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", seen)
-    filtered = [q for q in statements if "bank_name IN" in q]
+    filtered = [q for q in statements if "bank_name IN" in q]  # the page and its totals
     assert len(filtered) == 2 and not any(" LIKE " in q.upper() for q in statements)
+    assert sum("WITH RECURSIVE" in q.upper() for q in statements) == 1  # the names read once
 
 
 def test_keyset_pages_walk_every_payment_once_newest_first(app, approved, insesp, monkeypatch):
